@@ -1,0 +1,44 @@
+"""The enclave as one object: its state folder, policy and database, opened from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from cirn.policies import load_policy
+from cirn.policies.schema import EnclavePolicy
+
+from .db import Database, upgrade
+from .state import StateFolder
+
+
+@dataclass
+class Enclave:
+    state: StateFolder
+    policy_path: Path | None = None
+    environ: dict = field(default_factory=lambda: dict(os.environ))
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Enclave":
+        env = dict(os.environ if environ is None else environ)
+        policy = env.get("CIRN_POLICY")
+        return cls(StateFolder.from_env(env), Path(policy) if policy else None, env)
+
+    @cached_property
+    def policy(self) -> EnclavePolicy:
+        return load_policy(self.policy_path)
+
+    @property
+    def db_url(self) -> str:
+        return self.state.db_url(self.environ)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.db_url)
+
+    def init(self) -> None:
+        """Create the state folder and bring the database to the newest schema (idempotent)."""
+        self.state.ensure()
+        upgrade(self.db_url)

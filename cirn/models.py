@@ -1,0 +1,107 @@
+"""Tables of the project store and the audit log: Project, Member, Grant, AuditEvent, Account."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class ProjectStatus(str, enum.Enum):
+    active = "active"
+    suspended = "suspended"
+    closed = "closed"
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True, index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[ProjectStatus] = mapped_column(Enum(ProjectStatus, native_enum=False, length=16),
+                                                  default=ProjectStatus.active)
+    expires: Mapped[dt.date] = mapped_column(Date)
+    resource_profile: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    members: Mapped[list["Member"]] = relationship(back_populates="project", cascade="all, delete-orphan",
+                                                   order_by="Member.username")
+    grants: Mapped[list["Grant"]] = relationship(back_populates="project", cascade="all, delete-orphan",
+                                                 order_by="Grant.dataset_id")
+
+    def is_expired(self, today: dt.date) -> bool:
+        """A project is usable through its expiry date and expired from the day after."""
+        return today > self.expires
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("project_id", "username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="members")
+
+
+class Grant(Base):
+    """A dataset version granted to a project; `columns` limits it to named variables (JSON list)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("project_id", "dataset_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    dataset_id: Mapped[str] = mapped_column(String(63))
+    version: Mapped[str] = mapped_column(String(63))
+    columns: Mapped[str | None] = mapped_column(Text, nullable=True)
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="grants")
+
+
+class AuditEvent(Base):
+    """One entry of the append-only, hash-chained audit log (see cirn.audit)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """A single row locked while appending, so concurrent writers chain one after another."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Account(Base):
+    """A local login for the demo authenticator (production logs in through OIDC)."""
+
+    __tablename__ = "accounts"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

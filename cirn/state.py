@@ -1,0 +1,113 @@
+"""The runtime state folder ($CIRN_HOME) and the paths inside it.
+
+Everything the enclave keeps lives under one folder, so that a backup, a restore or a test
+fixture is one path. Paths are computed when asked for, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = ".cirn"
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+DATASET_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class InvalidName(ValueError):
+    """A user-chosen name (project slug, dataset id) that the enclave cannot accept."""
+
+
+def check_slug(slug: str) -> str:
+    """Return `slug` if it is a valid project slug, else raise InvalidName saying what is allowed.
+
+    Slugs become Docker network names, container names, folder names and JupyterHub server
+    names, so they are kept to a form that is safe in all four.
+    """
+    if not SLUG_RE.match(slug or ""):
+        raise InvalidName(
+            f"project slug {slug!r} is not valid: use 3-40 characters, lower-case letters, digits "
+            "and '-', starting with a letter and ending with a letter or digit"
+        )
+    return slug
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """Return `dataset_id` if valid, else raise InvalidName saying what is allowed."""
+    if not DATASET_ID_RE.match(dataset_id or ""):
+        raise InvalidName(
+            f"dataset id {dataset_id!r} is not valid: use up to 63 lower-case letters, digits, "
+            "'_' and '-', starting with a letter"
+        )
+    return dataset_id
+
+
+@dataclass(frozen=True)
+class StateFolder:
+    """The enclave's state folder and the layout fixed in ARCHITECTURE.md."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls, environ: os._Environ | dict | None = None) -> "StateFolder":
+        env = os.environ if environ is None else environ
+        return cls(Path(env.get("CIRN_HOME", DEFAULT_HOME)).resolve())
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "db" / "cirn.sqlite"
+
+    def db_url(self, environ: os._Environ | dict | None = None) -> str:
+        """The database URL: CIRN_DB_URL (for PostgreSQL) or SQLite inside the state folder."""
+        env = os.environ if environ is None else environ
+        return env.get("CIRN_DB_URL") or f"sqlite:///{self.db_path}"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def datasets(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def projects(self) -> Path:
+        return self.root / "projects"
+
+    def project_dir(self, slug: str) -> Path:
+        return self.projects / check_slug(slug)
+
+    def project_data(self, slug: str) -> Path:
+        """Where the project's read-only extracts are built, one folder per granted dataset."""
+        return self.project_dir(slug) / "data"
+
+    def project_workspace(self, slug: str) -> Path:
+        """The project's shared read-write area, mounted at /home/jovyan/project."""
+        return self.project_dir(slug) / "workspace"
+
+    @property
+    def egress_store(self) -> Path:
+        return self.root / "egress" / "store"
+
+    @property
+    def egress_outbox(self) -> Path:
+        return self.root / "egress" / "outbox"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def hub(self) -> Path:
+        """JupyterHub's own runtime files (its database, cookie secret, proxy pid)."""
+        return self.root / "hub"
+
+    def ensure(self) -> None:
+        """Create the folders of the layout; secrets are readable by the owner only."""
+        for path in (self.root, self.db_path.parent, self.datasets, self.projects,
+                     self.egress_store, self.egress_outbox, self.audit, self.hub):
+            path.mkdir(parents=True, exist_ok=True)
+        self.secrets.mkdir(parents=True, exist_ok=True)
+        self.secrets.chmod(0o700)
