@@ -1,0 +1,191 @@
+"""Hub configuration as small functions, one per area, each applying enclave settings to traitlets.
+
+`jupyterhub_config.py` calls `configure(c, settings)`; tests call the same functions with their
+own settings, so the demo, the tests and production share one configuration path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cirn.enclave import Enclave
+from cirn.projects import projects_of, spawn_decision
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """What differs between the demo, a test and production."""
+
+    enclave: Enclave
+    ip: str = "127.0.0.1"
+    port: int = 8000
+    hub_api_port: int = 8081
+    proxy_api_port: int = 8001
+    proxy_command: list[str] | None = None
+    authenticator: str = "demo"  # "demo" (local accounts, loopback only); OIDC comes with its own settings
+    reconcile_interval: float | None = None
+    extra_services: list[dict] = field(default_factory=list)
+
+
+def _secret_file(path: Path, nbytes: int = 32) -> str:
+    """A secret kept in the state folder, made on first use, so restarts reuse it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(nbytes))
+        tmp.chmod(0o600)
+        tmp.rename(path)
+    return path.read_text().strip()
+
+
+def configure_runtime(c, s: HubSettings) -> None:
+    """Hub state under $CIRN_HOME/hub; servers and proxy outlive a hub restart.
+
+    c.JupyterHub.db_url            <- sqlite:///$CIRN_HOME/hub/jupyterhub.sqlite
+    c.JupyterHub.cleanup_servers   <- False (a hub restart must not stop researchers' work)
+    c.JupyterHub.cleanup_proxy     <- False
+    """
+    hub_dir = s.enclave.state.hub
+    hub_dir.mkdir(parents=True, exist_ok=True)
+    c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(hub_dir / "jupyterhub_cookie_secret")
+    c.JupyterHub.pid_file = str(hub_dir / "jupyterhub.pid")
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.cleanup_proxy = False
+    c.JupyterHub.template_paths = [str(HERE / "templates")]
+    c.JupyterHub.log_level = os.environ.get("CIRN_HUB_LOG_LEVEL", "INFO")
+
+
+def configure_network(c, s: HubSettings) -> None:
+    """Public proxy on ip:port; hub API on every interface's port 8081, so each project network's
+    gateway reaches it (a host firewall limits who else does, see ansible/).
+
+    c.JupyterHub.bind_url        <- http://{ip}:{port}
+    c.JupyterHub.hub_bind_url    <- http://0.0.0.0:{hub_api_port}
+    c.JupyterHub.hub_connect_url <- http://127.0.0.1:{hub_api_port} (services; spawners override per project)
+    """
+    c.JupyterHub.bind_url = f"http://{s.ip}:{s.port}"
+    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{s.hub_api_port}"
+    c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{s.hub_api_port}"
+    hub_dir = s.enclave.state.hub
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
+    c.ConfigurableHTTPProxy.should_start = True
+    c.ConfigurableHTTPProxy.auth_token = _secret_file(s.enclave.state.secrets / "proxy_auth_token")
+    c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "proxy.pid")
+    if s.proxy_command:
+        c.ConfigurableHTTPProxy.command = s.proxy_command
+
+
+def configure_spawner(c, s: HubSettings) -> None:
+    """Named servers only, one per project; the ProjectSpawner decides and confines.
+
+    c.JupyterHub.spawner_class      <- cirn.hub.spawner.ProjectSpawner
+    c.JupyterHub.allow_named_servers <- True; the server name is the project slug
+    """
+    from .spawner import ProjectSpawner
+
+    c.JupyterHub.spawner_class = ProjectSpawner
+    c.JupyterHub.allow_named_servers = True
+    c.JupyterHub.named_server_limit_per_user = 0
+    c.JupyterHub.redirect_to_server = False
+    c.JupyterHub.implicit_spawn_seconds = 0
+    c.ProjectSpawner.enclave = s.enclave
+    c.ProjectSpawner.hub_api_port = s.hub_api_port
+    c.ProjectSpawner.start_timeout = 120
+    c.ProjectSpawner.http_timeout = 60
+    c.ProjectSpawner.default_url = "/lab/tree/project"
+    c.ProjectSpawner.notebook_dir = "/home/jovyan"
+
+
+def configure_auth(c, s: HubSettings) -> None:
+    """The demo's local accounts (refused off loopback); admins come from the accounts table."""
+    if s.authenticator == "demo":
+        from .auth import DemoAuthenticator, check_loopback
+
+        check_loopback(s.ip)
+        c.JupyterHub.authenticator_class = DemoAuthenticator
+        c.DemoAuthenticator.enclave = s.enclave
+    else:
+        raise ValueError(f"unknown authenticator {s.authenticator!r}; use 'demo'")
+
+
+def project_rows(enclave: Enclave, user) -> list[dict]:
+    """What the home page shows: the user's projects, whether each can start, and why not."""
+    today = dt.date.today()
+    spawners = getattr(user, "spawners", {}) or {}
+    rows = []
+    with enclave.db.session() as session:
+        for p in projects_of(session, user.name):
+            decision = spawn_decision(session, user.name, p.slug, today)
+            spawner = spawners.get(p.slug)
+            rows.append({
+                "slug": p.slug, "title": p.title, "status": p.status.value, "expires": p.expires.isoformat(),
+                "datasets": [f"{g.dataset_id}@{g.version}" for g in p.grants],
+                "usable": decision.allowed, "reason": decision.reason,
+                "running": bool(spawner and spawner.active),
+                "url": f"{user.url}{p.slug}/" if hasattr(user, "url") else "",
+            })
+    return rows
+
+
+def configure_pages(c, s: HubSettings) -> None:
+    """The home page lists the user's projects (hub/templates/home.html)."""
+    c.JupyterHub.template_vars = {"cirn_projects": lambda user: project_rows(s.enclave, user) if user else []}
+
+
+def reconciler_service(s: HubSettings) -> dict:
+    env = {"CIRN_HOME": str(s.enclave.state.root)}
+    if s.enclave.environ.get("CIRN_DB_URL"):
+        env["CIRN_DB_URL"] = s.enclave.environ["CIRN_DB_URL"]
+    if s.enclave.policy_path:
+        env["CIRN_POLICY"] = str(s.enclave.policy_path)
+    if s.reconcile_interval is not None:
+        env["CIRN_RECONCILE_INTERVAL"] = str(s.reconcile_interval)
+    return {"name": "cirn-reconciler", "command": [sys.executable, "-m", "cirn.hub.reconciler"],
+            "environment": env, "display": False}
+
+
+def configure_services(c, s: HubSettings) -> None:
+    """Hub-managed services; adding one (the egress review service) is one entry in `services`.
+
+    The reconciler gets a role to list servers and stop them, nothing more.
+    """
+    services = [reconciler_service(s), *s.extra_services]
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = [
+        {"name": "cirn-reconciler", "scopes": ["list:users", "read:users", "read:servers", "delete:servers"],
+         "services": ["cirn-reconciler"]},
+    ]
+
+
+def configure(c, s: HubSettings) -> None:
+    configure_runtime(c, s)
+    configure_network(c, s)
+    configure_spawner(c, s)
+    configure_auth(c, s)
+    configure_pages(c, s)
+    configure_services(c, s)
+
+
+def settings_from_env(environ=None) -> HubSettings:
+    """Settings for `jupyterhub -f hub/jupyterhub_config.py`, from the environment `cirn up` sets."""
+    env = dict(os.environ if environ is None else environ)
+    proxy = env.get("CIRN_PROXY_COMMAND")
+    interval = env.get("CIRN_RECONCILE_INTERVAL")
+    return HubSettings(
+        enclave=Enclave.from_env(env),
+        ip=env.get("CIRN_IP", "127.0.0.1"),
+        port=int(env.get("CIRN_PORT", "8000")),
+        hub_api_port=int(env.get("CIRN_HUB_API_PORT", "8081")),
+        proxy_api_port=int(env.get("CIRN_PROXY_API_PORT", "8001")),
+        proxy_command=[proxy] if proxy else None,
+        authenticator=env.get("CIRN_AUTHENTICATOR", "demo"),
+        reconcile_interval=float(interval) if interval else None,
+    )

@@ -1,0 +1,95 @@
+"""The reconciler: a hub-managed service that stops servers the project store no longer allows.
+
+Every pass lists running servers through the hub's REST API and asks the project store, as the
+spawner does at start, whether each (user, project) may still run: a project that expired, was
+suspended or closed, or a member who was removed, loses the server within one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from cirn import audit
+from cirn.enclave import Enclave
+from cirn.projects import spawn_decision
+
+log = logging.getLogger("cirn.reconciler")
+ACTOR = "service:cirn-reconciler"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    user: str
+    server: str
+
+
+class HubAPI:
+    """The few hub REST calls the reconciler makes, with its service token."""
+
+    def __init__(self, url: str, token: str):
+        self.url, self.token = url.rstrip("/"), token
+
+    def _call(self, method: str, path: str):
+        req = urllib.request.Request(f"{self.url}{path}", method=method,
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            body = resp.read()
+        return json.loads(body) if body else None
+
+    def running_servers(self) -> list[RunningServer]:
+        users = self._call("GET", "/users?state=active") or []
+        return [RunningServer(u["name"], name) for u in users for name in (u.get("servers") or {})]
+
+    def stop(self, server: RunningServer) -> None:
+        try:
+            self._call("DELETE", f"/users/{server.user}/servers/{server.server}")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # already gone is the outcome we wanted
+                raise
+
+
+def servers_to_stop(enclave: Enclave, servers: list[RunningServer], today: dt.date) -> list[tuple[RunningServer, str]]:
+    """Pure decision: which running servers the project store no longer allows, and why."""
+    out = []
+    with enclave.db.session() as session:
+        for srv in servers:
+            decision = spawn_decision(session, srv.user, srv.server, today)
+            if not decision.allowed:
+                out.append((srv, decision.reason))
+    return out
+
+
+def reconcile_once(enclave: Enclave, hub: HubAPI, today: dt.date | None = None) -> list[RunningServer]:
+    stopped = []
+    for srv, reason in servers_to_stop(enclave, hub.running_servers(), today or dt.date.today()):
+        log.warning("stopping %s/%s: %s", srv.user, srv.server, reason)
+        hub.stop(srv)
+        with enclave.db.session() as session:
+            audit.record(session, ACTOR, "server.stopped", f"{srv.user}/{srv.server}", reason=reason)
+        stopped.append(srv)
+    return stopped
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s cirn.reconciler] %(message)s")
+    enclave = Enclave.from_env()
+    interval = float(os.environ.get("CIRN_RECONCILE_INTERVAL") or enclave.policy.hub.reconcile_interval)
+    hub = HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    log.info("reconciling every %.0f s", interval)
+    while True:
+        try:
+            reconcile_once(enclave, hub)
+        except Exception:  # one failed pass must not end the service; the next pass retries
+            log.exception("reconcile pass failed")
+        time.sleep(interval)
+
+
+if __name__ == "__main__":
+    main()
