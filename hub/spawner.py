@@ -111,6 +111,10 @@ class ProjectSpawner(DockerSpawner):
         if not decision.allowed:
             self.log.warning("refused %s for project %s: %s", self.user.name, self.name, decision.reason)
             raise web.HTTPError(403, decision.reason)
+        missing = [ds for ds in grants if not (self.enclave.state.project_data(self.name) / ds).is_dir()]
+        if missing:
+            raise web.HTTPError(409, f"dataset(s) {', '.join(missing)} granted to project {self.name} have no "
+                                     f"extract yet; an enclave admin must run `cirn project provision {self.name}`")
         policy = self.enclave.policy
         image = policy.images.default
         if image not in policy.images.allowed:  # the schema checks this too; never trust one layer

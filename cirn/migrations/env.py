@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import pool, engine_from_config
 
 from cirn import models  # noqa: F401  (registers the tables on Base.metadata)
+from cirn.datasets import models as _datasets_models  # noqa: F401
 from cirn.db import Base
 
 config = context.config

@@ -1,0 +1,72 @@
+"""Server lifecycle against a real hub: the reconciler stops what is no longer allowed, and a hub
+restart leaves running servers running and reachable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import requests
+
+from cirn import projects
+from cirn.models import Project
+
+from .hubfixture import container_of
+
+pytestmark = [pytest.mark.docker, pytest.mark.hub]
+
+
+def wait_stopped(hub, user, server, timeout=60) -> float:
+    start = time.time()
+    while time.time() - start < timeout:
+        if hub.server_model(user, server) is None:
+            return time.time() - start
+        time.sleep(1)
+    raise AssertionError(f"{user}/{server} still running after {timeout}s:\n{hub.log_tail()}")
+
+
+@pytest.mark.parametrize("change", ["suspend", "close", "expire", "remove-member"])
+def test_reconciler_stops_servers_no_longer_allowed(change, world, hub, docker_client):
+    user = f"r{change[:3]}"
+    hub.create_user(user)
+    slug = world.project(f"rec-{change}", [user], {"cohort": {"a.csv": "x\n1\n"}})
+    assert hub.start_server(user, slug).status_code in (201, 202)
+    container = container_of(docker_client, slug, user)
+    with world.session() as s:
+        if change in ("suspend", "close"):
+            projects.change_status(s, "test", slug, change)
+        elif change == "expire":
+            projects.get_project(s, slug).expires = dt.date.today() - dt.timedelta(days=1)
+        else:
+            projects.remove_member(s, "test", slug, user)
+    took = wait_stopped(hub, user, slug, timeout=60)
+    assert took < 60
+    deadline = time.time() + 30
+    while time.time() < deadline and docker_client.containers.list(filters={"id": container.id}):
+        time.sleep(0.5)
+    assert not docker_client.containers.list(filters={"id": container.id})
+    with world.session() as s:
+        from cirn.models import AuditEvent
+        events = s.query(AuditEvent).filter(AuditEvent.action == "server.stopped",
+                                            AuditEvent.subject == f"{user}/{slug}").all()
+    assert events, "the reconciler's stop was not audited"
+
+
+def test_servers_survive_a_hub_restart(world, hub, docker_client):
+    user = "restarter"
+    hub.create_user(user)
+    slug = world.project("restart", [user], {"cohort": {"a.csv": "x\n1\n"}})
+    assert hub.start_server(user, slug).status_code in (201, 202)
+    before = container_of(docker_client, slug, user).id
+    token = hub.user_token(user)
+    url = f"{hub.url}/user/{user}/{slug}/api/status"
+    assert requests.get(url, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
+    hub.stop(kill_proxy=False)
+    # While the hub is down the proxy still routes to the running server.
+    assert container_of(docker_client, slug, user).id == before
+    hub.start()
+    model = hub.wait_ready(user, slug, timeout=30)
+    assert model["ready"]
+    assert container_of(docker_client, slug, user).id == before
+    assert requests.get(url, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
