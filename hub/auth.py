@@ -53,7 +53,7 @@ def set_account(session, actor: str, username: str, password: str, is_admin: boo
 class DemoAuthenticator(Authenticator):
     """Checks a user name and password against the enclave's accounts table."""
 
-    enclave = Any(help="The Enclave whose database holds the accounts.")
+    enclave = Any(help="The Enclave whose database holds the accounts.").tag(config=True)
 
     def _check(self, username: str, password: str):
         with self.enclave.db.session() as session:

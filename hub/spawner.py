@@ -69,8 +69,8 @@ class ProjectSpawner(DockerSpawner):
         "", config=True,
         help="The enclave state folder ($CIRN_HOME). Default: from the environment, else ./.cirn.",
     )
-    enclave = Any(help="The Enclave (state folder, policy, database); built from cirn_home if not set.")
-    today = Any(help="Callable returning today's date; tests replace it to move time.")
+    enclave = Any(help="The Enclave (state folder, policy, database); built from cirn_home if not set.").tag(config=True)
+    today = Any(help="Callable returning today's date; tests replace it to move time.").tag(config=True)
 
     @default("enclave")
     def _enclave_default(self):
@@ -142,7 +142,8 @@ class ProjectSpawner(DockerSpawner):
         cls = self.__class__
         if cls._docker_client is None:
             import docker
-            cls._docker_client = docker.DockerClient(base_url=self.client.base_url, version="auto")
+            # Same engine as DockerSpawner's low-level client: both read DOCKER_HOST and friends.
+            cls._docker_client = docker.from_env(version="auto", **self.client_kwargs)
         return cls._docker_client
 
     def get_env(self):
