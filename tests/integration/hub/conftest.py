@@ -12,7 +12,7 @@ import pytest
 from cirn import projects
 from cirn.enclave import Enclave
 
-from .hubfixture import new_hub, remove_test_objects
+from cirn.hub.harness import new_hub, remove_test_objects
 
 
 class World:

@@ -12,7 +12,7 @@ import requests
 from cirn import projects
 from cirn.models import Project
 
-from .hubfixture import container_of
+from cirn.hub.harness import container_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 

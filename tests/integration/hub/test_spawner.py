@@ -17,7 +17,7 @@ import requests
 from cirn import projects
 from cirn.models import Project
 
-from .hubfixture import container_of, exec_py
+from cirn.hub.harness import container_of, exec_py
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 

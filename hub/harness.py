@@ -1,4 +1,4 @@
-"""A real JupyterHub (with its proxy and reconciler) on loopback ports, for integration tests.
+"""A real JupyterHub (with its proxy and reconciler) on loopback ports, for tests and benchmarks.
 
 The hub runs from the project's own config (hub/jupyterhub_config.py's `configure`), plus a
 test-only admin service whose token drives the REST API. Containers and networks the tests
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
