@@ -1,0 +1,33 @@
+"""What every check needs during one scan: the policy, the identifiers, the PII scanner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from cirn.policies.egress_rules import EgressPolicy
+
+from .findings import Verdict
+from .identifiers import IdentifierSet
+from .tables import TableChecker
+
+
+@dataclass
+class ScanContext:
+    policy: EgressPolicy = field(default_factory=EgressPolicy)
+    identifiers: IdentifierSet = field(default_factory=IdentifierSet.empty)
+
+    @cached_property
+    def pii(self):
+        from .pii import PiiScanner  # Presidio is imported only when text is scanned
+        return PiiScanner(self.policy)
+
+    @cached_property
+    def pii_severity(self) -> dict[str, Verdict]:
+        severities = {entity: Verdict.BLOCK for entity in self.policy.pii.entities}
+        severities.update({k: Verdict.parse(v) for k, v in self.policy.pii.severity.items()})
+        return severities
+
+    @cached_property
+    def tables(self) -> TableChecker:
+        return TableChecker(self.policy, self.pii_severity)

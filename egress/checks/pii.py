@@ -1,0 +1,182 @@
+"""Personal information in text: cheap prefilters find candidate lines, Presidio judges them.
+
+Presidio's analyzer runs with its no-op NLP engine (no spaCy model download) and the pattern
+recognizers of `pii_recognizers`. It only ever sees the lines that a single fast regular
+expression marked as candidates (digit runs, '@', name labels); on text that is mostly
+aggregate numbers this is what makes the scan an order of magnitude faster than handing
+Presidio every line, with the same results (see benchmarks/egress_scan.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+from cirn.errors import CirnError
+from cirn.policies.egress_rules import EgressPolicy, NerModel
+
+from .pii_recognizers import LANGUAGE, REGEX_FLAGS, build_recognizers
+
+ENTITY_CHECKS = {
+    "KR_RRN": "pii.kr-rrn",
+    "KR_RRN_MASKED": "pii.kr-rrn-masked",
+    "KR_FRN": "pii.kr-frn",
+    "KR_PASSPORT": "pii.kr-passport",
+    "KR_DRIVER_LICENSE": "pii.kr-driver-licence",
+    "KR_PHONE": "pii.kr-phone",
+    "EMAIL_ADDRESS": "pii.email",
+    "KR_HEALTH_INSURANCE": "pii.kr-health-insurance",
+    "PERSON": "pii.person-name",
+}
+ENTITY_LABELS = {
+    "KR_RRN": "resident registration number",
+    "KR_RRN_MASKED": "masked resident registration number (still gives birth date and sex)",
+    "KR_FRN": "foreigner registration number",
+    "KR_PASSPORT": "passport number",
+    "KR_DRIVER_LICENSE": "driver's licence number",
+    "KR_PHONE": "phone number",
+    "EMAIL_ADDRESS": "e-mail address",
+    "KR_HEALTH_INSURANCE": "health insurance number",
+    "PERSON": "person name",
+}
+# Lines longer than this are cut into windows around each candidate rather than analysed whole.
+MAX_WINDOW = 4096
+
+log = logging.getLogger(__name__)
+
+
+class NerModelError(CirnError):
+    """The policy names an NER model that is not installed on this host."""
+
+
+@dataclass(frozen=True)
+class PiiHit:
+    entity: str
+    start: int
+    end: int
+    score: float
+    value: str
+
+
+def build_analyzer(policy: EgressPolicy) -> AnalyzerEngine:
+    """Presidio with our recognizers: the no-op NLP engine unless the policy plugs in a model."""
+    names = policy.names
+    recognizers = build_recognizers(names.labels, names.surnames, policy.pii.context_window)
+    language = LANGUAGE
+    if policy.ner_model is None:
+        nlp_engine = NoOpNlpEngine(models=[{"lang_code": language, "model_name": "none"}])
+    else:
+        nlp_engine, ner_recognizer = _ner_engine(policy.ner_model)
+        language = policy.ner_model.language
+        for rec in recognizers:
+            rec.supported_language = language
+        recognizers.append(ner_recognizer)
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[language], global_regex_flags=REGEX_FLAGS)
+    return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[language],
+                          default_score_threshold=policy.pii.score_threshold)
+
+
+def _ner_engine(model: NerModel):
+    """An installed spaCy/transformers model as Presidio's NLP engine, with its NER as PERSON."""
+    from presidio_analyzer.nlp_engine import NerModelConfiguration
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    mapping = {label: "PERSON" for label in model.entities}
+    ner_config = NerModelConfiguration(model_to_presidio_entity_mapping=mapping, labels_to_ignore=[],
+                                       default_score=0.85)
+    try:
+        if model.engine == "spacy":
+            from presidio_analyzer.nlp_engine import SpacyNlpEngine
+            engine = SpacyNlpEngine(models=[{"lang_code": model.language, "model_name": model.model}],
+                                    ner_model_configuration=ner_config)
+        else:
+            from presidio_analyzer.nlp_engine import TransformersNlpEngine
+            engine = TransformersNlpEngine(
+                models=[{"lang_code": model.language, "model_name": {"spacy": "blank", "transformers": model.model}}],
+                ner_model_configuration=ner_config)
+        engine.load()
+    except (OSError, ImportError, ValueError) as exc:
+        raise NerModelError(
+            f"egress.ner_model {model.model!r} ({model.engine}) cannot be loaded: {exc}; install the model "
+            "offline on this host or remove ner_model from the policy") from None
+    recognizer = SpacyRecognizer(supported_language=model.language, supported_entities=["PERSON"])
+    return engine, recognizer
+
+
+def prefilter_regex(labels: list[str]) -> re.Pattern:
+    """One regular expression that every recognizer's match must set off (digit runs, '@', labels)."""
+    label_re = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+    return re.compile(r"\d{6}|\d{3,4}[-. )]+\d{4}|\d{3}[A-Za-z]\d{4}|@|(?i:" + label_re + r")\s*[:=：]")
+
+
+class PiiScanner:
+    """Finds PII in text: `scan(text)` returns `PiiHit`s with offsets into `text`."""
+
+    def __init__(self, policy: EgressPolicy):
+        self.policy = policy
+        self.analyzer = build_analyzer(policy)
+        self.language = self.analyzer.supported_languages[0]
+        self.entities = list(policy.pii.entities)
+        self._prefilter = prefilter_regex(policy.names.labels)
+        # An NER model reads free text, which no prefilter can stand in for.
+        self.prefilter_enabled = policy.ner_model is None
+
+    def candidate_windows(self, text: str) -> list[tuple[int, int]]:
+        """The lines (or, for very long lines, slices of them) that hold a candidate."""
+        windows: list[tuple[int, int]] = []
+        last_end = -1
+        for match in self._prefilter.finditer(text):
+            if match.start() < last_end:
+                continue
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            if line_end < 0:
+                line_end = len(text)
+            if line_end - line_start > MAX_WINDOW:
+                line_start, line_end = _cut_window(text, match.start(), match.end(), line_start, line_end,
+                                                   self.policy.pii.context_window)
+            if windows and line_start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(windows[-1][1], line_end))
+            else:
+                windows.append((line_start, line_end))
+            last_end = line_end
+        return windows
+
+    def analyze(self, text: str) -> list[PiiHit]:
+        """Presidio on one piece of text, no prefilter."""
+        results = self.analyzer.analyze(text=text, language=self.language, entities=self.entities,
+                                        regex_flags=REGEX_FLAGS)
+        return [PiiHit(r.entity_type, r.start, r.end, r.score, text[r.start:r.end]) for r in results]
+
+    def scan(self, text: str) -> list[PiiHit]:
+        if not text:
+            return []
+        if not self.prefilter_enabled:
+            return self.analyze(text)
+        hits: list[PiiHit] = []
+        for start, end in self.candidate_windows(text):
+            for hit in self.analyze(text[start:end]):
+                hits.append(PiiHit(hit.entity, hit.start + start, hit.end + start, hit.score, hit.value))
+        return hits
+
+
+def _cut_window(text: str, start: int, end: int, line_start: int, line_end: int, context: int) -> tuple[int, int]:
+    """A slice of a very long line around a candidate, widened to whitespace so no number is cut."""
+    lo = max(line_start, start - context - 64)
+    hi = min(line_end, end + 128)
+    while lo > line_start and not text[lo - 1].isspace() and start - lo < MAX_WINDOW:
+        lo -= 1
+    while hi < line_end and not text[hi].isspace() and hi - end < MAX_WINDOW:
+        hi += 1
+    return lo, hi
+
+
+def redact(value: str) -> str:
+    """What a finding may show of a value: enough to find it, not enough to use it."""
+    value = value.strip()
+    keep = 2 if len(value) > 6 else 1
+    return value[:keep] + "*" * max(3, len(value) - keep)

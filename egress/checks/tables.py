@@ -1,0 +1,250 @@
+"""Statistical disclosure checks on one table: small counts, zeros, dominance, survival counts,
+individual-level rows, genotype columns and rare variants.
+
+A table arrives as a polars DataFrame of strings (whatever file or notebook output it came
+from); `where` is the location prefix ("cell 7, output 2, text/html, table 1").
+Rows are numbered from 1, the first row after the header.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from cirn.policies.egress_rules import EgressPolicy
+
+from . import columns as col
+from .findings import Finding, Verdict
+from .pii_recognizers import is_korean_full_name
+
+LATIN_FULL_NAME = re.compile(r"^[A-Z][a-z]+(?: [A-Z]\.?)?(?: [A-Z][a-z]+){1,2}$")
+
+
+def _loc(where: str, row: int | None, column: str | None) -> str:
+    parts = [where] if where else []
+    if row is not None:
+        parts.append(f"row {row}")
+    if column is not None:
+        parts.append(f"column '{column}'")
+    return ", ".join(parts)
+
+
+class TableChecker:
+    """Runs every table check once; counts consumed by a specific check (survival, allele
+    counts) are not checked again as plain counts."""
+
+    def __init__(self, policy: EgressPolicy, pii_severity: dict[str, Verdict] | None = None):
+        self.policy = policy
+        self.person_severity = (pii_severity or {}).get("PERSON", Verdict.REVIEW)
+
+    def check(self, df: pl.DataFrame, where: str = "") -> list[Finding]:
+        if df.height == 0 or df.width == 0:
+            return []
+        findings: list[Finding] = []
+        used: set[str] = set()
+        findings += self._genotype_columns(df, where, used)
+        findings += self._rare_variants(df, where, used)
+        findings += self._survival(df, where, used)
+        findings += self._dominance(df, where, used)
+        counts = self._count_columns(df, used)
+        findings += self._small_counts(df, counts, where)
+        findings += self._percent_counts(df, where, used)
+        findings += self._identifier_columns(df, where)
+        # An aggregate table names its counts (n, count, cases); its rows are unique on their
+        # categories by construction. Whole numbers alone (blood pressure) do not make one.
+        if not any(col.COUNT_NAME.search(name) for name in counts):
+            findings += self._quasi_identifiers(df, where)
+        findings += self._name_columns(df, where)
+        return findings
+
+    # -- counts -------------------------------------------------------------------------------
+    def _count_columns(self, df: pl.DataFrame, used: set[str]) -> dict[str, pl.Series]:
+        """Columns whose values are counts of people: by name, or whole numbers in a cross-table
+        (a table with a text label column) whose name does not say it is something else."""
+        has_labels = any(not col.is_numeric_column(df[c]) for c in df.columns)
+        out: dict[str, pl.Series] = {}
+        for name in df.columns:
+            if name in used:
+                continue
+            series = df[name]
+            from_n_pct = col.n_percent_counts(series) if series.dtype == pl.Utf8 else None
+            if from_n_pct is not None:
+                out[name] = from_n_pct
+                continue
+            if not col.is_numeric_column(series, share=1.0):
+                continue
+            values = col.numeric(series)
+            if not col.is_integer_counts(values):
+                continue
+            if col.COUNT_NAME.search(name) and not col.PERCENT_NAME.search(name):
+                out[name] = values
+            elif has_labels and not col.NON_COUNT_NAME.search(name):
+                out[name] = values
+        return out
+
+    def _rounded(self, values: pl.Series) -> bool:
+        base = self.policy.rounding_base
+        if not base:
+            return False
+        v = values.drop_nulls()
+        nonzero = v.filter(v != 0)
+        return len(nonzero) >= self.policy.rounding_min_cells and bool((nonzero % base == 0).all())
+
+    def _small_counts(self, df: pl.DataFrame, counts: dict[str, pl.Series], where: str) -> list[Finding]:
+        findings = []
+        min_count = self.policy.min_count
+        zeros = Verdict.parse(self.policy.zeros)
+        for name, values in counts.items():
+            rounded = self._rounded(values)
+            small = values.to_frame("v").with_row_index("row", offset=1).filter(
+                pl.col("v").is_not_null() & (pl.col("v") < min_count))
+            for row, v in small.iter_rows():
+                v = int(v)
+                if v == 0:
+                    if zeros != Verdict.PASS:
+                        findings.append(Finding("small-count.zero", zeros, _loc(where, row, name),
+                                                "a zero count can disclose that no one in a group has an attribute"))
+                elif not rounded:
+                    findings.append(Finding("small-count.threshold", Verdict.BLOCK, _loc(where, row, name),
+                                            f"count {v} is below {min_count}"))
+        return findings
+
+    def _percent_counts(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
+        """Counts a reader can recover from a percentage and its denominator."""
+        findings = []
+        denominators = [c for c in df.columns if col.TOTAL_NAME.match(c) or re.fullmatch(r"(n_?total|denominator|N)", c)]
+        for name in df.columns:
+            if name in used or not col.PERCENT_NAME.search(name):
+                continue
+            series = df[name]
+            if not col.is_numeric_column(series, share=1.0):
+                continue
+            pct = col.numeric(series)
+            if col.header_n(name):
+                denominator = pl.Series([float(col.header_n(name))] * df.height)
+            elif denominators and denominators[0] != name and col.is_numeric_column(df[denominators[0]], 1.0):
+                denominator = col.numeric(df[denominators[0]])
+            else:
+                continue
+            scale = 1.0 if (pct.drop_nulls() <= 1.0).all() and "%" not in name else 100.0
+            recovered = (pct * denominator / scale).round(0)
+            for row, (p, n) in enumerate(zip(pct.to_list(), recovered.to_list()), start=1):
+                if n is not None and 0 < n < self.policy.min_count:
+                    findings.append(Finding("small-count.percent", Verdict.BLOCK, _loc(where, row, name),
+                                            f"{p:g}{'%' if scale == 100 else ''} of its denominator is a count of {int(n)}, below {self.policy.min_count}"))
+        return findings
+
+    def _survival(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
+        findings = []
+        threshold = self.policy.min_survival_count
+        for name in df.columns:
+            if not col.SURVIVAL_NAME.search(name) or not col.is_numeric_column(df[name], 1.0):
+                continue
+            used.add(name)
+            for row, v in enumerate(col.numeric(df[name]).to_list(), start=1):
+                if v is not None and 0 < v < threshold:
+                    findings.append(Finding("small-count.survival", Verdict.BLOCK, _loc(where, row, name),
+                                            f"survival count {v:g} is below {threshold}"))
+        return findings
+
+    def _dominance(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
+        """N-K and p-ratio rules, when the table carries its total and largest contributors."""
+        total = next((c for c in df.columns if col.TOTAL_NAME.match(c)), None)
+        top1 = next((c for c in df.columns if col.TOP1_NAME.match(c)), None)
+        top2 = next((c for c in df.columns if col.TOP2_NAME.match(c)), None)
+        if not (total and top1 and top2):
+            return []
+        used.update((total, top1, top2))
+        rule = self.policy.dominance
+        findings = []
+        rows = zip(col.numeric(df[total]).to_list(), col.numeric(df[top1]).to_list(), col.numeric(df[top2]).to_list())
+        for row, (t, a, b) in enumerate(rows, start=1):
+            if t is None or a is None or b is None or t <= 0:
+                continue
+            if a + b >= rule.k * t:
+                findings.append(Finding("dominance.nk-rule", Verdict.BLOCK, _loc(where, row, total),
+                                        f"the {rule.n} largest contributors hold {100 * (a + b) / t:.0f}% of the total (limit {100 * rule.k:.0f}%)"))
+            elif a > 0 and (t - a - b) < rule.p_ratio * a:
+                findings.append(Finding("dominance.p-ratio", Verdict.BLOCK, _loc(where, row, total),
+                                        f"the rest of the total is {100 * (t - a - b) / a:.1f}% of the largest contributor (needs {100 * rule.p_ratio:.0f}%)"))
+        return findings
+
+    # -- genomic ------------------------------------------------------------------------------
+    def _genotype_columns(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
+        findings = []
+        for name in df.columns:
+            series = df[name]
+            if series.dtype != pl.Utf8 or len(col.non_null(series)) < 3:
+                continue
+            if col.share_matching(series, col.GENOTYPE_VALUE) >= 0.8:
+                used.add(name)
+                findings.append(Finding("genotype.column", Verdict.BLOCK, _loc(where, None, name),
+                                        "column holds per-person genotype calls"))
+        return findings
+
+    def _rare_variants(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
+        if sum(bool(col.VARIANT_TABLE.match(c)) for c in df.columns) == 0:
+            return []
+        findings = []
+        min_count = self.policy.min_count
+        ac_cols = [c for c in df.columns if col.ALLELE_COUNT_NAME.match(c) and col.is_numeric_column(df[c], 1.0)]
+        sources = [(c, col.numeric(df[c])) for c in ac_cols]
+        af = next((c for c in df.columns if col.ALLELE_FREQ_NAME.match(c)), None)
+        an = next((c for c in df.columns if col.ALLELE_NUMBER_NAME.match(c)), None)
+        if not ac_cols and af and an:
+            sources.append((af, (col.numeric(df[af]) * col.numeric(df[an])).round(0)))
+        for name, values in sources:
+            used.add(name)
+            for row, v in enumerate(values.to_list(), start=1):
+                if v is not None and 0 < v < min_count:
+                    findings.append(Finding("rare-variant.allele-count", Verdict.BLOCK, _loc(where, row, name),
+                                            f"allele count {v:g} is below {min_count}: carriers of a rare variant can be identified"))
+        return findings
+
+    # -- individual-level ---------------------------------------------------------------------
+    def _identifier_columns(self, df: pl.DataFrame, where: str) -> list[Finding]:
+        findings = []
+        if df.height < 2:
+            return findings
+        for name in df.columns:
+            if not col.ID_NAME.search(name) or col.NOT_PERSON_ID.search(name):
+                continue
+            values = col.non_null(df[name])
+            if len(values) >= 2 and values.n_unique() >= 0.9 * len(values):
+                findings.append(Finding("individual-level.identifier-column", Verdict.BLOCK, _loc(where, None, name),
+                                        f"column '{name}' identifies individuals ({values.n_unique()} distinct values in {len(values)} rows): one row per person"))
+        return findings
+
+    def _quasi_identifiers(self, df: pl.DataFrame, where: str) -> list[Finding]:
+        qi: dict[str, str] = {}
+        for name in df.columns:
+            kind = col.quasi_identifier_kind(name)
+            if kind and kind not in qi:
+                qi[kind] = name
+        if len(qi) < self.policy.quasi_identifier_columns or df.height < 2:
+            return []
+        names = list(qi.values())
+        keyed = df.select(names).with_row_index("row", offset=1)
+        unique = keyed.join(df.select(names).group_by(names).len().filter(pl.col("len") == 1).drop("len"),
+                            on=names, how="semi", nulls_equal=True)
+        if unique.height == 0:
+            return []
+        first = unique["row"][0]
+        return [Finding("individual-level.quasi-identifiers", Verdict.BLOCK, _loc(where, first, None),
+                        f"{unique.height} of {df.height} rows are unique on {', '.join(names)}: individual-level data")]
+
+    def _name_columns(self, df: pl.DataFrame, where: str) -> list[Finding]:
+        findings = []
+        patterns = [re.compile(p, re.I) for p in self.policy.names.column_patterns]
+        surnames = set(self.policy.names.surnames)
+        if self.person_severity == Verdict.PASS:
+            return findings
+        for name in df.columns:
+            if not any(p.search(name) for p in patterns) or df[name].dtype != pl.Utf8:
+                continue
+            for row, value in enumerate(df[name].to_list(), start=1):
+                if value and (is_korean_full_name(value, surnames) or LATIN_FULL_NAME.match(value.strip())):
+                    findings.append(Finding("pii.person-name", self.person_severity, _loc(where, row, name),
+                                            "a person's name in a name column"))
+        return findings
