@@ -2,8 +2,38 @@
 
 from __future__ import annotations
 
+from pydantic import Field, model_validator
+
 from .schema_base import Strict
 
 
+class SampleQc(Strict):
+    min_call_rate: float = Field(0.95, ge=0, le=1, description="A sample with fewer called genotypes fails.")
+    max_het_deviation: float = Field(
+        4.0, gt=0, description="A sample whose autosomal heterozygosity rate lies more than this many standard "
+                               "deviations from the cohort mean fails (contamination or inbreeding).")
+    min_ti_tv: float = Field(1.5, ge=0, description="Lowest acceptable transition/transversion ratio of a sample's SNVs.")
+    max_ti_tv: float = Field(3.5, gt=0, description="Highest acceptable transition/transversion ratio.")
+    male_min_x_f: float = Field(0.8, le=1, description="chrX inbreeding coefficient F at or above which a sample is called male.")
+    female_max_x_f: float = Field(0.2, le=1, description="chrX F at or below which a sample is called female; between the two: ambiguous (fails).")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "SampleQc":
+        if self.min_ti_tv >= self.max_ti_tv:
+            raise ValueError("qc.sample.min_ti_tv must be below qc.sample.max_ti_tv")
+        if self.female_max_x_f >= self.male_min_x_f:
+            raise ValueError("qc.sample.female_max_x_f must be below qc.sample.male_min_x_f")
+        return self
+
+
+class VariantQc(Strict):
+    min_call_rate: float = Field(0.95, ge=0, le=1, description="A variant called in fewer samples fails.")
+    min_hwe_p: float = Field(1e-6, ge=0, le=1, description="A variant whose Hardy-Weinberg exact p (autosomes) is below this fails.")
+    min_af: float = Field(0.0, ge=0, le=0.5, description="Variants with alternate allele frequency below this are flagged (0: none).")
+
+
 class QcPolicy(Strict):
-    """Filled in by the datasets part."""
+    """Thresholds of `cirn datasets qc`; a sample or variant outside them is marked failed, with the reason."""
+
+    sample: SampleQc = SampleQc()
+    variant: VariantQc = VariantQc()

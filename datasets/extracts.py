@@ -1,0 +1,314 @@
+"""Per-project extracts: only the granted datasets and columns, withdrawn participants removed,
+identifiers replaced by the project's pseudonyms, built in a temporary folder and swapped in atomically.
+
+Layout: $CIRN_HOME/projects/<slug>/data/<dataset_id>/ with the dataset's tables (Parquet), a
+`dataset.json` describing the extract and, for FASTQ/BAM, hard links named by pseudonym. Files
+are 0444 and folders 0555. Rows are put in a project-specific order, so that row positions do not
+line up across two projects' extracts (which would link their pseudonyms).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cirn import audit
+from cirn.errors import Conflict
+from cirn.state import StateFolder
+
+from .catalog import Catalog, DatasetVersion
+from .pseudonyms import Pseudonymiser, project_key
+from .publish import make_read_only, remove_tree
+from .withdrawals import WithdrawnSet, withdrawn_set
+
+DESCRIPTION = "dataset.json"
+VCF_KEYS = ("variant_key", "chrom", "pos", "sample")  # always kept, so the tables still join
+READS_KEYS = ("sample", "file")
+
+
+@dataclass(frozen=True)
+class Extract:
+    dataset_id: str
+    version: str
+    path: Path
+    rows: int
+    removed: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic replacement
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with renameat2(RENAME_EXCHANGE); False if the kernel/fs cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    return rc == 0
+
+
+def swap_into_place(built: Path, target: Path) -> None:
+    """Make `built` appear at `target`; a reader sees the old extract or the new one, never a mix."""
+    if not target.exists():
+        os.rename(built, target)
+        return
+    if _exchange(built, target):
+        remove_tree(built)  # `built` now holds the previous extract
+        return
+    old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
+    os.rename(target, old)
+    os.rename(built, target)
+    remove_tree(old)
+
+
+# ---------------------------------------------------------------------------------------------
+# Column selection
+
+
+def granted_columns(grant_columns: str | list | None) -> list[str] | None:
+    if grant_columns is None:
+        return None
+    cols = json.loads(grant_columns) if isinstance(grant_columns, str) else list(grant_columns)
+    return cols or None
+
+
+def _check_known(dv: DatasetVersion, wanted: list[str] | None, available: set[str]) -> None:
+    if wanted is None:
+        return
+    unknown = sorted(set(wanted) - available)
+    if unknown:
+        raise Conflict(f"the grant of {dv.ref} names column(s) {', '.join(unknown)} that the dataset does not "
+                       f"have (it has {', '.join(sorted(available))}); fix the grant with `cirn project grant`")
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders per kind
+
+
+def _build_clinical(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
+                    gone: WithdrawnSet) -> tuple[int, int, list[dict]]:
+    m = dv.manifest
+    table = pq.read_table(dv.path / m["tables"]["table"]["file"])
+    dictionary = {c["name"]: c for c in m["dictionary"]}
+    _check_known(dv, cols, set(table.column_names))
+    keep = np.ones(table.num_rows, dtype=bool)
+    for name, info in dictionary.items():
+        if info["role"] == "identifier" and info.get("namespace") in ("participant", "sample"):
+            values = table.column(name).to_pylist()
+            keep &= np.array([not gone.contains(info["namespace"], v) for v in values], dtype=bool)
+    removed = int((~keep).sum())
+    table = table.filter(pa.array(keep))
+    order = np.argsort([ps.rank(f"{dv.dataset_id}:{i}") for i in range(table.num_rows)], kind="stable")
+    # Rank by original row number: a project-specific shuffle that is still reproducible.
+    table = table.take(pa.array(order, pa.int64())) if table.num_rows else table
+    selected = cols if cols is not None else table.column_names
+    selected = [c for c in table.column_names if c in selected]
+    arrays = []
+    for name in selected:
+        info = dictionary.get(name, {})
+        col = table.column(name)
+        if info.get("role") == "identifier":
+            ns = info.get("namespace") or name
+            col = pa.array([ps(ns, None if v is None else str(v)) for v in col.to_pylist()], pa.string())
+        arrays.append(col)
+    out_table = pa.Table.from_arrays(arrays, names=selected)
+    pq.write_table(out_table, out / "table.parquet", compression="zstd")
+    described = [{**dictionary[c], "pseudonymised": dictionary[c]["role"] == "identifier"}
+                 for c in selected if c in dictionary]
+    return out_table.num_rows, removed, described
+
+
+def _sample_maps(samples: list[str], ps: Pseudonymiser, gone: WithdrawnSet):
+    """For each source sample: keep?, its pseudonym, and its project-specific rank."""
+    keep = np.array([not gone.contains("sample", s) for s in samples], dtype=bool)
+    pseudo = [ps("sample", s) for s in samples]
+    kept_sorted = sorted(p for p, k in zip(pseudo, keep) if k)
+    rank_of = {p: i for i, p in enumerate(kept_sorted)}
+    rank = np.array([rank_of.get(p, -1) for p in pseudo], dtype=np.int64)
+    return keep, pseudo, rank, kept_sorted
+
+
+def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
+               gone: WithdrawnSet) -> tuple[int, int, list[dict]]:
+    m = dv.manifest
+    samples = pq.read_table(dv.path / m["tables"]["samples"]["file"]).column("sample").to_pylist()
+    keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone)
+    variants = pq.read_table(dv.path / m["tables"]["variants"]["file"])
+    geno_files = sorted((dv.path / "genotypes").glob("chrom=*/*.parquet"))
+    geno_cols = pq.read_schema(geno_files[0]).names if geno_files else []
+    _check_known(dv, cols, set(variants.column_names) | set(geno_cols) | {"chrom"})
+    want = None if cols is None else set(cols) | set(VCF_KEYS)
+    vsel = [c for c in variants.column_names if want is None or c in want]
+    pq.write_table(variants.select(vsel), out / "variants.parquet", compression="zstd", row_group_size=50_000)
+    pq.write_table(pa.table({"sample": pa.array(kept_sorted, pa.string())}), out / "samples.parquet")
+    gsel = [c for c in geno_cols if want is None or c in want]
+    index_of = {s: i for i, s in enumerate(samples)}
+    new_dict = pa.array(kept_sorted, pa.string())
+    rows = 0
+    for src in geno_files:
+        dest = out / "genotypes" / src.parent.name / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        reader = pq.ParquetFile(src)
+        writer = None
+        for g in range(reader.num_row_groups):
+            t = reader.read_row_group(g)
+            sample_col = t.column("sample").combine_chunks()
+            # Map this chunk's dictionary (source names) to source indices, then to ranks.
+            local = np.array([index_of[s] for s in sample_col.dictionary.to_pylist()], dtype=np.int64)
+            src_idx = local[sample_col.indices.to_numpy(zero_copy_only=False)]
+            row_keep = keep[src_idx]
+            new_idx = rank[src_idx]
+            vk = t.column("variant_key").to_numpy()
+            order = np.lexsort((new_idx, vk))          # by variant, then by project-specific sample rank
+            order = order[row_keep[order]]
+            t = t.take(pa.array(order))
+            sample_new = pa.DictionaryArray.from_arrays(pa.array(new_idx[order].astype(np.int32)), new_dict)
+            t = t.set_column(t.schema.get_field_index("sample"), "sample", sample_new).select(gsel)
+            if writer is None:
+                writer = pq.ParquetWriter(dest, t.schema, compression="zstd")
+            writer.write_table(t, row_group_size=max(1, len(t)))
+            rows += len(t)
+        if writer is not None:
+            writer.close()
+    removed = int((~keep).sum())
+    described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
+    return rows, removed, described
+
+
+def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
+                 gone: WithdrawnSet) -> tuple[int, int, list[dict]]:
+    m = dv.manifest
+    entries = m.get("reads", [])
+    available = set().union(*(e.keys() for e in entries)) if entries else set(READS_KEYS)
+    _check_known(dv, cols, available - {"participant", "path"})
+    files_dir = out / "files"
+    files_dir.mkdir()
+    rows, removed, linked = [], 0, []
+    for e in entries:
+        if gone.contains("sample", e.get("sample")) or gone.contains("participant", e.get("participant")):
+            removed += 1
+            continue
+        who = ps("sample", e["sample"]) if e.get("sample") else ps("file", e["file"])
+        name = f"{who}{e['suffix']}"
+        n = 2
+        while (files_dir / name).exists():
+            name = f"{who}-{n}{e['suffix']}"
+            n += 1
+        src = dv.path / e["path"]
+        _link(src, files_dir / name, linked)
+        for idx in e.get("indexes", []):
+            _link(dv.path / idx["path"], files_dir / f"{name}{idx['suffix']}", linked)
+        row = {k: v for k, v in e.items() if k not in ("participant", "path", "indexes", "suffix",
+                                                        "read_groups", "stored_as")}
+        row["sample"], row["file"] = (ps("sample", e["sample"]) if e.get("sample") else None), f"files/{name}"
+        if cols is not None:
+            row = {k: v for k, v in row.items() if k in set(cols) | set(READS_KEYS)}
+        rows.append(row)
+    rows.sort(key=lambda r: r["file"])
+    pq.write_table(pa.Table.from_pylist(rows) if rows else pa.table({"sample": pa.array([], pa.string()),
+                                                                      "file": pa.array([], pa.string())}),
+                   out / "files.parquet")
+    return len(rows), removed, [{"name": "copied_not_linked", "files": linked}] if linked else []
+
+
+def _link(src: Path, dest: Path, copied: list) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:
+        # Different filesystem: hard links are impossible; copy, and say so in dataset.json.
+        shutil.copy2(src, dest)
+        copied.append(dest.name)
+
+
+BUILDERS = {"clinical": _build_clinical, "vcf": _build_vcf, "fastq": _build_reads, "bam": _build_reads}
+
+
+# ---------------------------------------------------------------------------------------------
+# Provisioning
+
+
+def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[str] | None,
+                  ps: Pseudonymiser, gone: WithdrawnSet) -> Extract:
+    data = state.project_data(slug)
+    data.mkdir(parents=True, exist_ok=True)
+    kind = dv.kind
+    builder = BUILDERS.get(kind)
+    if builder is None:
+        raise Conflict(f"{dv.ref} is of kind {kind!r}, which cannot be provisioned")
+    tmp = data / f".build-{dv.dataset_id}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        rows, removed, described = builder(dv, tmp, cols, ps, gone)
+        (tmp / DESCRIPTION).write_text(json.dumps({
+            "dataset_id": dv.dataset_id, "version": dv.version, "kind": kind,
+            "description": dv.manifest.get("description", ""),
+            "columns": "all" if cols is None else cols,
+            "rows": rows,
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "identifiers": "project-specific pseudonyms",
+            "dictionary": described,
+        }, indent=2, default=str), encoding="utf-8")
+        make_read_only(tmp)
+        swap_into_place(tmp, data / dv.dataset_id)
+    except BaseException:
+        if tmp.exists():
+            remove_tree(tmp)
+        raise
+    return Extract(dv.dataset_id, dv.version, data / dv.dataset_id, rows, removed)
+
+
+def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Extract]:
+    """(Re)build every extract of project `slug` from its grants; remove extracts of revoked grants."""
+    from cirn.projects import get_project
+    state: StateFolder = enclave.state
+    catalog = Catalog(state)
+    with enclave.db.session() as s:
+        project = get_project(s, slug)
+        grants = [(g.dataset_id, g.version, granted_columns(g.columns)) for g in project.grants]
+        gone = withdrawn_set(s, state)
+    versions = [(catalog.resolve(d, v), cols) for d, v, cols in grants]
+    ps = Pseudonymiser(project_key(state, slug))
+    data = state.project_data(slug)
+    data.mkdir(parents=True, exist_ok=True)
+    built = []
+    for dv, cols in versions:
+        built.append(build_extract(state, slug, dv, cols, ps, gone))
+        if progress:
+            progress(dv.ref)
+    granted = {dv.dataset_id for dv, _ in versions}
+    removed_extracts = []
+    for child in sorted(data.iterdir()):
+        if child.name.startswith(".build-") or child.name.startswith(".old-"):
+            remove_tree(child)  # left by a crash
+        elif not child.name.startswith(".") and child.name not in granted:
+            remove_tree(child)
+            removed_extracts.append(child.name)
+    with enclave.db.session() as s:
+        audit.record(s, actor, "project.provisioned", slug,
+                     extracts=[{"dataset": e.dataset_id, "version": e.version, "rows": e.rows,
+                                "withdrawn_removed": e.removed} for e in built],
+                     removed=removed_extracts, withdrawals=len(gone.participants))
+    return built
+
+
+def reprovision_all(enclave, actor: str) -> dict[str, list[Extract]]:
+    """Rebuild every project's extracts, whatever its status (after a withdrawal, none may keep the data)."""
+    from cirn.projects import list_projects
+    with enclave.db.session() as s:
+        slugs = [p.slug for p in list_projects(s)]
+    return {slug: provision_project(enclave, slug, actor) for slug in slugs}

@@ -1,0 +1,26 @@
+"""Tables of the datasets part: consent withdrawals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cirn.db import Base
+from cirn.models import utcnow
+
+
+class Withdrawal(Base):
+    """A participant who withdrew consent: removed from every extract built afterwards.
+
+    Kept in the database (not a file) so that the withdrawal and its audit event commit in one
+    transaction, and a withdrawal can never be recorded without its audit trail (or vice versa).
+    """
+
+    __tablename__ = "withdrawals"
+
+    participant_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    withdrawn_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,158 @@
+"""Provisioning: granted columns only, pseudonyms, withdrawals, permissions, revocation, atomic replace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from cirn import audit, projects
+from cirn.datasets import extracts
+from cirn.datasets.clinical import ingest_clinical
+from cirn.datasets.extracts import provision_project
+from cirn.datasets.pseudonyms import project_key, pseudonym
+from cirn.datasets.vcf import ingest_vcf
+from cirn.datasets.withdrawals import withdraw
+from cirn.errors import Conflict
+
+ADMIN = "admin:test"
+
+
+@pytest.fixture
+def cohort(enclave, synth_dir):
+    ingest_clinical(enclave.state, synth_dir / "clinical.csv", "cohort", "1.0")
+    ingest_vcf(enclave.state, synth_dir / "cohort.vcf.gz", "cohort-vcf", "1.0", run_qc=False)
+    with enclave.db.session() as s:
+        for slug in ("proj-a", "proj-b"):
+            projects.create_project(s, ADMIN, slug, slug, dt.date(2030, 1, 1))
+            projects.grant(s, ADMIN, slug, "cohort-vcf", "1.0")
+        projects.grant(s, ADMIN, "proj-a", "cohort", "1.0", ["participant_id", "sample_id", "age", "diagnosis"])
+        projects.grant(s, ADMIN, "proj-b", "cohort", "1.0")
+    return enclave
+
+
+def _table(enclave, slug, name="cohort"):
+    return pq.read_table(enclave.state.project_data(slug) / name / "table.parquet")
+
+
+def test_only_granted_columns_and_pseudonymised_ids(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    t = _table(cohort, "proj-a")
+    assert sorted(t.column_names) == ["age", "diagnosis", "participant_id", "sample_id"]
+    key = project_key(cohort.state, "proj-a")
+    sources = pq.read_table(cohort.state.datasets / "cohort/1.0/table.parquet").to_pydict()
+    expected = {pseudonym(key, "participant", p) for p in sources["participant_id"]}
+    assert set(t.column("participant_id").to_pylist()) == expected
+    assert not set(sources["participant_id"]) & set(t.column("participant_id").to_pylist())
+
+
+def test_clinical_and_genotypes_join_within_a_project_only(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    provision_project(cohort, "proj-b", ADMIN)
+    a, b = (cohort.state.project_data(s) for s in ("proj-a", "proj-b"))
+    joined = duckdb.sql(f"SELECT count(DISTINCT g.sample) FROM read_parquet('{a}/cohort-vcf/genotypes/*/*.parquet') g "
+                        f"JOIN '{a}/cohort/table.parquet' c ON c.sample_id = g.sample").fetchall()[0][0]
+    assert joined == 40
+    sa = set(pq.read_table(a / "cohort-vcf/samples.parquet").column("sample").to_pylist())
+    sb = set(pq.read_table(b / "cohort-vcf/samples.parquet").column("sample").to_pylist())
+    assert len(sa) == len(sb) == 40 and not sa & sb
+    # Row order does not line up across projects (which would link the two pseudonym sets).
+    ages_a = _table(cohort, "proj-a").column("age").to_pylist()
+    ages_b = _table(cohort, "proj-b").column("age").to_pylist()
+    assert sorted(ages_a) == sorted(ages_b) and ages_a != ages_b
+
+
+def test_genotype_values_survive_pseudonymisation(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    key = project_key(cohort.state, "proj-a")
+    src = cohort.state.datasets / "cohort-vcf/1.0/genotypes"
+    dst = cohort.state.project_data("proj-a") / "cohort-vcf/genotypes"
+    orig = {(k, pseudonym(key, "sample", s)): (gt, d) for k, s, gt, d in duckdb.sql(
+        f"SELECT variant_key, sample, gt, dosage FROM read_parquet('{src}/*/*.parquet')").fetchall()}
+    new = {(k, s): (gt, d) for k, s, gt, d in duckdb.sql(
+        f"SELECT variant_key, sample, gt, dosage FROM read_parquet('{dst}/*/*.parquet')").fetchall()}
+    assert orig == new
+
+
+def test_read_only_on_disk_and_key_not_in_project(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    root = cohort.state.project_data("proj-a") / "cohort"
+    assert root.stat().st_mode & 0o777 == 0o555
+    assert all(p.stat().st_mode & 0o777 == 0o444 for p in root.iterdir())
+    key_hex = project_key(cohort.state, "proj-a").hex()
+    for p in cohort.state.project_dir("proj-a").rglob("*"):
+        if p.is_file():
+            assert key_hex.encode() not in p.read_bytes()
+
+
+def test_withdrawal_removes_participant_and_their_sample(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    with cohort.db.session() as s:
+        withdraw(s, ADMIN, "RD000003", "form 7")
+    built = provision_project(cohort, "proj-a", ADMIN)
+    key = project_key(cohort.state, "proj-a")
+    t = _table(cohort, "proj-a")
+    assert t.num_rows == 39 and pseudonym(key, "participant", "RD000003") not in t.column("participant_id").to_pylist()
+    gone = pseudonym(key, "sample", "SMP000003")
+    data = cohort.state.project_data("proj-a")
+    assert gone not in pq.read_table(data / "cohort-vcf/samples.parquet").column("sample").to_pylist()
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/cohort-vcf/genotypes/*/*.parquet') "
+                   f"WHERE sample = '{gone}'").fetchall()[0][0]
+    assert n == 0
+    assert {e.dataset_id: e.removed for e in built} == {"cohort": 1, "cohort-vcf": 1}
+    with cohort.db.session() as s:
+        with pytest.raises(Conflict):
+            withdraw(s, ADMIN, "RD000003")
+        assert audit.verify(s) is None
+
+
+def test_revoked_grant_extract_is_removed(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    with cohort.db.session() as s:
+        projects.revoke(s, ADMIN, "proj-a", "cohort-vcf")
+    provision_project(cohort, "proj-a", ADMIN)
+    assert sorted(p.name for p in cohort.state.project_data("proj-a").iterdir()) == ["cohort"]
+
+
+def test_reprovision_swaps_atomically_and_a_failure_keeps_the_old_extract(cohort, monkeypatch):
+    provision_project(cohort, "proj-a", ADMIN)
+    target = cohort.state.project_data("proj-a") / "cohort"
+    inode = target.stat().st_ino
+    provision_project(cohort, "proj-a", ADMIN)
+    assert target.stat().st_ino != inode  # a new folder took the old one's place
+    before = (target / "table.parquet").read_bytes()
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(extracts.BUILDERS, "clinical", broken)
+    with pytest.raises(RuntimeError):
+        provision_project(cohort, "proj-a", ADMIN)
+    assert (target / "table.parquet").read_bytes() == before
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_unknown_granted_column_is_named(cohort):
+    with cohort.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "cohort", "1.0", ["age", "shoe_size"])
+    with pytest.raises(Conflict, match="shoe_size"):
+        provision_project(cohort, "proj-a", ADMIN)
+
+
+def test_vcf_grant_with_columns_keeps_join_keys(cohort):
+    with cohort.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0", ["gt", "ref", "alt"])
+    provision_project(cohort, "proj-a", ADMIN)
+    d = cohort.state.project_data("proj-a") / "cohort-vcf"
+    assert pq.read_schema(d / "variants.parquet").names == ["variant_key", "chrom", "pos", "ref", "alt"]
+    assert set(pq.read_schema(next((d / "genotypes").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "gt"}
+
+
+def test_provision_is_audited(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    with cohort.db.session() as s:
+        events = [e for e in s.query(audit.AuditEvent).all() if e.action == "project.provisioned"]
+    assert len(events) == 1 and events[0].subject == "proj-a"
