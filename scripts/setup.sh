@@ -14,6 +14,7 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v bcftools >/dev/null || need_apt+=(bcftools)
 command -v bgzip >/dev/null || need_apt+=(tabix)
 command -v chromium >/dev/null || need_apt+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"

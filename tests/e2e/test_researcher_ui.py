@@ -1,0 +1,81 @@
+"""A researcher, in a real browser: logs in with the demo login, sees their projects, starts one,
+and JupyterLab opens with the granted datasets and the project folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+
+from cirn import projects
+from cirn.enclave import Enclave
+from cirn.hub.auth import set_account
+from cirn.hub.harness import new_hub, remove_test_objects
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
+
+
+@pytest.fixture(scope="module")
+def enclave_hub(tmp_path_factory, docker_client, images):
+    home = tmp_path_factory.mktemp("cirn-e2e")
+    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
+    enclave.init()
+    prefix = "e" + uuid.uuid4().hex[:6]
+    slugs = {"open": f"{prefix}-study", "held": f"{prefix}-paused"}
+    with enclave.db.session() as s:
+        set_account(s, "test", "alice", "correct horse battery")
+        for key, slug in slugs.items():
+            projects.create_project(s, "test", slug, f"Study {key}", dt.date.today() + dt.timedelta(days=30))
+            projects.add_member(s, "test", slug, "alice")
+            projects.grant(s, "test", slug, "cohort", "1")
+        projects.change_status(s, "test", slugs["held"], "suspend")
+    for slug in slugs.values():
+        d = enclave.state.project_data(slug) / "cohort"
+        d.mkdir(parents=True)
+        (d / "clinical.csv").write_text("participant,age\nP1,30\n")
+        ws = enclave.state.project_workspace(slug)
+        ws.mkdir(parents=True)
+        os.chown(ws, 1000, 1000)
+    hub = new_hub(home)
+    hub.start()
+    yield hub, slugs
+    hub.stop()
+    remove_test_objects(docker_client, prefix)
+
+
+def login(page, hub, user, password):
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("#login_submit")
+
+
+def test_wrong_password_is_refused(page, enclave_hub):
+    hub, _ = enclave_hub
+    login(page, hub, "alice", "wrong")
+    page.wait_for_selector("text=Invalid username or password")
+    assert "/hub/login" in page.url
+
+
+def test_researcher_starts_a_project_and_lab_shows_data_and_project(page, enclave_hub):
+    hub, slugs = enclave_hub
+    login(page, hub, "alice", "correct horse battery")
+    page.wait_for_selector("#cirn-projects")
+    row_open = page.locator(f"tr[data-project='{slugs['open']}']")
+    row_held = page.locator(f"tr[data-project='{slugs['held']}']")
+    assert "suspended" in row_held.inner_text()
+    assert row_held.locator("a", has_text="Start").count() == 0
+    row_open.locator("a", has_text="Start").click()
+    page.wait_for_url(f"**/user/alice/{slugs['open']}/lab**", timeout=120_000)
+    listing = page.locator(".jp-DirListing-content")
+    listing.wait_for()
+    # The default view is the project folder; go up to see the data link beside it.
+    page.goto(f"{hub.url}/user/alice/{slugs['open']}/lab/tree/data")
+    page.wait_for_selector(".jp-DirListing-item >> text=cohort", timeout=60_000)
+    # Download is not offered anywhere in the file browser's context menu.
+    page.locator(".jp-DirListing-item >> text=cohort").click(button="right")
+    menu = page.locator(".lm-Menu").first
+    menu.wait_for()
+    assert "Download" not in menu.inner_text()
