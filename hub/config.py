@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,15 +104,10 @@ def configure_spawner(c, s: HubSettings) -> None:
 
 
 def configure_auth(c, s: HubSettings) -> None:
-    """The demo's local accounts (refused off loopback); admins come from the accounts table."""
-    if s.authenticator == "demo":
-        from .auth import DemoAuthenticator, check_loopback
+    """Login: see cirn.hub.login (demo accounts on loopback; OpenID Connect in production)."""
+    from .login import configure_login
 
-        check_loopback(s.ip)
-        c.JupyterHub.authenticator_class = DemoAuthenticator
-        c.DemoAuthenticator.enclave = s.enclave
-    else:
-        raise ValueError(f"unknown authenticator {s.authenticator!r}; use 'demo'")
+    configure_login(c, s)
 
 
 def project_rows(enclave: Enclave, user) -> list[dict]:
@@ -140,29 +134,15 @@ def configure_pages(c, s: HubSettings) -> None:
     c.JupyterHub.template_vars = {"cirn_projects": lambda user: project_rows(s.enclave, user) if user else []}
 
 
-def reconciler_service(s: HubSettings) -> dict:
-    env = {"CIRN_HOME": str(s.enclave.state.root)}
-    if s.enclave.environ.get("CIRN_DB_URL"):
-        env["CIRN_DB_URL"] = s.enclave.environ["CIRN_DB_URL"]
-    if s.enclave.policy_path:
-        env["CIRN_POLICY"] = str(s.enclave.policy_path)
-    if s.reconcile_interval is not None:
-        env["CIRN_RECONCILE_INTERVAL"] = str(s.reconcile_interval)
-    return {"name": "cirn-reconciler", "command": [sys.executable, "-m", "cirn.hub.reconciler"],
-            "environment": env, "display": False}
-
-
 def configure_services(c, s: HubSettings) -> None:
-    """Hub-managed services; adding one (the egress review service) is one entry in `services`.
+    """Hub-managed services and their roles: see cirn.hub.services (one entry per service)."""
+    from .services import managed_services
 
-    The reconciler gets a role to list servers and stop them, nothing more.
-    """
-    services = [reconciler_service(s), *s.extra_services]
-    c.JupyterHub.services = services
-    c.JupyterHub.load_roles = [
-        {"name": "cirn-reconciler", "scopes": ["list:users", "read:users", "read:servers", "delete:servers"],
-         "services": ["cirn-reconciler"]},
-    ]
+    services, roles, custom_scopes = managed_services(s)
+    c.JupyterHub.services = [*services, *s.extra_services]
+    c.JupyterHub.load_roles = roles
+    if custom_scopes:
+        c.JupyterHub.custom_scopes = custom_scopes
 
 
 def configure(c, s: HubSettings) -> None:
