@@ -26,6 +26,7 @@ class HubSettings:
     ip: str = "127.0.0.1"
     port: int = 8000
     hub_api_port: int = 8081
+    egress_api_port: int = 8082
     proxy_api_port: int = 8001
     proxy_command: list[str] | None = None
     authenticator: str = "demo"  # "demo" (local accounts, loopback only); OIDC comes with its own settings
@@ -97,6 +98,7 @@ def configure_spawner(c, s: HubSettings) -> None:
     c.JupyterHub.implicit_spawn_seconds = 0
     c.ProjectSpawner.enclave = s.enclave
     c.ProjectSpawner.hub_api_port = s.hub_api_port
+    c.ProjectSpawner.egress_api_port = s.egress_api_port
     c.ProjectSpawner.start_timeout = 120
     c.ProjectSpawner.http_timeout = 60
     c.ProjectSpawner.default_url = "/lab/tree/project"
@@ -164,6 +166,7 @@ def settings_from_env(environ=None) -> HubSettings:
         ip=env.get("CIRN_IP", "127.0.0.1"),
         port=int(env.get("CIRN_PORT", "8000")),
         hub_api_port=int(env.get("CIRN_HUB_API_PORT", "8081")),
+        egress_api_port=int(env.get("CIRN_EGRESS_API_PORT", "8082")),
         proxy_api_port=int(env.get("CIRN_PROXY_API_PORT", "8001")),
         proxy_command=[proxy] if proxy else None,
         authenticator=env.get("CIRN_AUTHENTICATOR", "demo"),

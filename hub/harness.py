@@ -46,6 +46,7 @@ class Hub:
     api_port: int
     proxy_api_port: int
     token: str
+    egress_api_port: int = 0
     extra_config: str = ""
     reconcile_interval: float = 3
     proc: subprocess.Popen | None = None
@@ -70,6 +71,7 @@ class Hub:
         env.update({
             "CIRN_HOME": str(self.home), "CIRN_IP": "127.0.0.1", "CIRN_PORT": str(self.port),
             "CIRN_HUB_API_PORT": str(self.api_port), "CIRN_PROXY_API_PORT": str(self.proxy_api_port),
+            "CIRN_EGRESS_API_PORT": str(self.egress_api_port),
             "CIRN_PROXY_COMMAND": str(REPO / "node_modules" / ".bin" / "configurable-http-proxy"),
             "CIRN_RECONCILE_INTERVAL": str(self.reconcile_interval),
             "PATH": f"{Path(sys.executable).parent}:{REPO / 'node_modules' / '.bin'}:{os.environ.get('PATH', '')}",
@@ -153,7 +155,7 @@ class Hub:
 
 def new_hub(home: Path, **kwargs) -> Hub:
     return Hub(home=home, port=free_port(), api_port=free_port(), proxy_api_port=free_port(),
-               token=secrets.token_hex(16), **kwargs)
+               token=secrets.token_hex(16), egress_api_port=free_port(), **kwargs)
 
 
 def remove_test_objects(client, slug_prefix: str) -> None:

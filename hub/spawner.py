@@ -65,6 +65,11 @@ class ProjectSpawner(DockerSpawner):
         8081, config=True,
         help="Port the hub API listens on, on every project network's gateway. Default 8081.",
     )
+    egress_api_port = Integer(
+        8082, config=True,
+        help="Port the egress review service listens on, on every project network's gateway; the "
+             "container gets its URL as CIRN_EGRESS_URL. Default 8082.",
+    )
     cirn_home = Unicode(
         "", config=True,
         help="The enclave state folder ($CIRN_HOME). Default: from the environment, else ./.cirn.",
@@ -127,6 +132,7 @@ class ProjectSpawner(DockerSpawner):
         self.network_name = net.name
         self.use_internal_ip = True
         self.hub_connect_url = f"http://{net.gateway}:{self.hub_api_port}"
+        self.egress_url = f"http://{net.gateway}:{self.egress_api_port}/services/egress/"
         self.mounts = project_mounts(self.enclave, self.name, grants)
         self.volumes = {}
         self.extra_host_config = hardened_host_config(profile)
@@ -149,4 +155,6 @@ class ProjectSpawner(DockerSpawner):
     def get_env(self):
         env = super().get_env()
         env["CIRN_PROJECT"] = self.name
+        if getattr(self, "egress_url", None):
+            env["CIRN_EGRESS_URL"] = self.egress_url
         return env
