@@ -104,4 +104,5 @@ class Account(Base):
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(default=False)
+    groups: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of hub group names (cirn.hub.groups)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

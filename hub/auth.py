@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import secrets
 
 import bcrypt
@@ -16,6 +17,8 @@ from traitlets import Any
 
 from cirn import audit
 from cirn.models import Account
+
+from .groups import ALL as GROUPS
 
 
 class LoopbackOnly(ValueError):
@@ -40,14 +43,20 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def set_account(session, actor: str, username: str, password: str, is_admin: bool = False) -> None:
+def set_account(session, actor: str, username: str, password: str, is_admin: bool = False,
+                groups: list[str] | None = None) -> None:
+    unknown = sorted(set(groups or []) - set(GROUPS))
+    if unknown:
+        raise ValueError(f"unknown group(s) {', '.join(unknown)}; the enclave's groups are {', '.join(GROUPS)}")
+    group_json = json.dumps(sorted(set(groups or [])))
     account = session.get(Account, username)
     if account is None:
-        session.add(Account(username=username, password_hash=hash_password(password), is_admin=is_admin))
-        audit.record(session, actor, "account.created", username, admin=is_admin)
+        session.add(Account(username=username, password_hash=hash_password(password), is_admin=is_admin,
+                            groups=group_json))
+        audit.record(session, actor, "account.created", username, admin=is_admin, groups=groups or [])
     else:
-        account.password_hash, account.is_admin = hash_password(password), is_admin
-        audit.record(session, actor, "account.password_set", username, admin=is_admin)
+        account.password_hash, account.is_admin, account.groups = hash_password(password), is_admin, group_json
+        audit.record(session, actor, "account.updated", username, admin=is_admin, groups=groups or [])
 
 
 class DemoAuthenticator(Authenticator):
@@ -60,20 +69,20 @@ class DemoAuthenticator(Authenticator):
             account = session.get(Account, username)
             if account is None:
                 bcrypt.checkpw(b"x", bcrypt.hashpw(b"y", bcrypt.gensalt(4)))  # same cost either way
-                ok, admin = False, False
+                ok, admin, groups = False, False, []
             else:
                 ok = bcrypt.checkpw(password.encode("utf-8"), account.password_hash.encode("ascii"))
-                admin = account.is_admin
+                admin, groups = account.is_admin, json.loads(account.groups or "[]")
             audit.record(session, username, "login.succeeded" if ok else "login.failed", username)
-        return ok, admin
+        return ok, admin, groups
 
     async def authenticate(self, handler, data):
         username = (data or {}).get("username", "").strip()
         password = (data or {}).get("password", "")
         if not username or not password:
             return None
-        ok, admin = await asyncio.to_thread(self._check, username, password)
-        return {"name": username, "admin": admin} if ok else None
+        ok, admin, groups = await asyncio.to_thread(self._check, username, password)
+        return {"name": username, "admin": admin, "groups": groups} if ok else None
 
     async def check_allowed(self, username, authentication=None):
         # Every account in the enclave's table may log in; what they may start is the spawner's call.

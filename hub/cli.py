@@ -69,14 +69,17 @@ def register(main: click.Group) -> None:
     @click.argument("username")
     @click.option("--password", default=None, help="Password; a random one is made and printed if omitted.")
     @click.option("--admin", is_flag=True, help="Make the account a hub admin.")
+    @click.option("--group", "groups", multiple=True,
+                  help="Hub group (repeatable): researchers, distribution-committee, research-committee, "
+                       "egress-reviewers, enclave-admins.")
     @click.pass_obj
-    def user_add(enclave: Enclave, username: str, password: str | None, admin: bool) -> None:
+    def user_add(enclave: Enclave, username: str, password: str | None, admin: bool, groups) -> None:
         """Create or reset a local account."""
         from cirn.cli import actor
         from .auth import new_password, set_account
         password = password or new_password()
         with enclave.db.session() as s:
-            set_account(s, actor(), username, password, admin)
+            set_account(s, actor(), username, password, admin, list(groups))
         click.echo(f"{username}: {password}")
 
     @main.command()

@@ -25,7 +25,11 @@ PROJECTS = [
      "members": ["carol"],
      "grants": {CLINICAL_ID: ["participant_id", "age", "sex", "region", "diagnosis", "diagnosis_date"]}},
 ]
-ACCOUNTS = [("alice", False), ("bob", False), ("carol", False), ("admin", True)]
+# name, hub admin, groups
+ACCOUNTS = [("alice", False, ["researchers"]), ("bob", False, ["researchers"]), ("carol", False, ["researchers"]),
+            ("rita", False, ["egress-reviewers"]), ("ravi", False, ["egress-reviewers"]),
+            ("dana", False, ["distribution-committee"]), ("remy", False, ["research-committee"]),
+            ("admin", True, ["enclave-admins"])]
 
 
 def _ensure_datasets(enclave: Enclave, progress) -> None:
@@ -91,10 +95,10 @@ def _ensure_accounts(enclave: Enclave, progress) -> dict[str, str]:
     path: Path = enclave.state.secrets / "demo-accounts.json"
     known = json.loads(path.read_text()) if path.exists() else {}
     with enclave.db.session() as s:
-        for name, admin in ACCOUNTS:
+        for name, admin, groups in ACCOUNTS:
             if name not in known:
                 known[name] = new_password()
-                set_account(s, ACTOR, name, known[name], admin)
+                set_account(s, ACTOR, name, known[name], admin, groups)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(known, indent=1))
     tmp.chmod(0o600)
@@ -111,6 +115,6 @@ def prepare_demo(enclave: Enclave, progress=print, build_images: bool = True) ->
     _ensure_projects(enclave, progress)
     accounts = _ensure_accounts(enclave, progress)
     progress("demo accounts (also in secrets/demo-accounts.json):")
-    for name, admin in ACCOUNTS:
-        progress(f"  {name:<6} {accounts[name]}" + ("   (hub admin)" if admin else ""))
+    for name, admin, groups in ACCOUNTS:
+        progress(f"  {name:<6} {accounts[name]}   {', '.join(groups)}" + ("   (hub admin)" if admin else ""))
     return accounts

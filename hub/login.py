@@ -15,5 +15,7 @@ def configure_login(c, s) -> None:
         check_loopback(s.ip)
         c.JupyterHub.authenticator_class = DemoAuthenticator
         c.DemoAuthenticator.enclave = s.enclave
+        # Group membership (and so roles) comes from the accounts table at every login.
+        c.DemoAuthenticator.manage_groups = True
         return
     raise ValueError(f"unknown authenticator {s.authenticator!r} (CIRN_AUTHENTICATOR); use 'demo'")

@@ -32,10 +32,22 @@ def reconciler(s) -> tuple[dict, list[dict]]:
     return service, [role]
 
 
+def service_makers() -> list:
+    """Each maker takes the HubSettings and returns (service dict, roles, custom scopes).
+
+    The egress review service (cirn.egress.service.hub.egress_service) and the data-access
+    application service (cirn.hub.applications.hub.applications_service) plug in here.
+    """
+    return [reconciler]
+
+
 def managed_services(s) -> tuple[list[dict], list[dict], dict]:
     services, roles, custom_scopes = [], [], {}
-    for make in (reconciler,):
-        service, service_roles = make(s)
+    for make in service_makers():
+        made = make(s)
+        service, service_roles = made[0], made[1]
         services.append(service)
         roles.extend(service_roles)
+        if len(made) > 2:
+            custom_scopes.update(made[2])
     return services, roles, custom_scopes

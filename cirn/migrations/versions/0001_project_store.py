@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(100), primary_key=True),
         sa.Column("password_hash", sa.String(200), nullable=False),
         sa.Column("is_admin", sa.Boolean, nullable=False),
+        sa.Column("groups", sa.Text, nullable=False, server_default="[]"),
         sa.Column("created_at", sa.DateTime, nullable=False),
     )
 
