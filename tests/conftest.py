@@ -1,4 +1,4 @@
-"""Fixtures shared by the integration tests: a real Docker engine and the project's images."""
+"""Fixtures shared by the integration and browser tests: a real Docker engine and the project's images."""
 
 from __future__ import annotations
 
