@@ -38,6 +38,14 @@ class Enclave:
     def db(self) -> Database:
         return Database(self.db_url)
 
+    def __deepcopy__(self, memo) -> "Enclave":
+        # A handle on shared resources (engine, connection pool): traitlets deep-copies config
+        # values for every new spawner, and each must share this one, not clone it.
+        return self
+
+    def __copy__(self) -> "Enclave":
+        return self
+
     def init(self) -> None:
         """Create the state folder and bring the database to the newest schema (idempotent)."""
         self.state.ensure()
