@@ -13,13 +13,12 @@ import logging
 import re
 from dataclasses import dataclass
 
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-from presidio_analyzer.nlp_engine import NoOpNlpEngine
-
 from cirn.errors import CirnError
 from cirn.policies.egress_rules import EgressPolicy, NerModel
 
-from .pii_recognizers import LANGUAGE, REGEX_FLAGS, build_recognizers
+
+# Presidio (and spaCy under it) take seconds to import: only a scan that reads text pays for it.
+LANGUAGE = "ko"
 
 ENTITY_CHECKS = {
     "KR_RRN": "pii.kr-rrn",
@@ -62,8 +61,12 @@ class PiiHit:
     value: str
 
 
-def build_analyzer(policy: EgressPolicy) -> AnalyzerEngine:
+def build_analyzer(policy: EgressPolicy):
     """Presidio with our recognizers: the no-op NLP engine unless the policy plugs in a model."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+    from .pii_recognizers import REGEX_FLAGS, build_recognizers
     names = policy.names
     recognizers = build_recognizers(names.labels, names.surnames, policy.pii.context_window)
     language = LANGUAGE
@@ -118,6 +121,8 @@ class PiiScanner:
 
     def __init__(self, policy: EgressPolicy):
         self.policy = policy
+        from .pii_recognizers import REGEX_FLAGS
+        self.regex_flags = REGEX_FLAGS
         self.analyzer = build_analyzer(policy)
         self.language = self.analyzer.supported_languages[0]
         self.entities = list(policy.pii.entities)
@@ -149,7 +154,7 @@ class PiiScanner:
     def analyze(self, text: str) -> list[PiiHit]:
         """Presidio on one piece of text, no prefilter."""
         results = self.analyzer.analyze(text=text, language=self.language, entities=self.entities,
-                                        regex_flags=REGEX_FLAGS)
+                                        regex_flags=self.regex_flags)
         return [PiiHit(r.entity_type, r.start, r.end, r.score, text[r.start:r.end]) for r in results]
 
     def scan(self, text: str) -> list[PiiHit]:

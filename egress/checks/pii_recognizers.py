@@ -18,6 +18,8 @@ from presidio_analyzer.predefined_recognizers.country_specific.korea.kr_frn_reco
 from presidio_analyzer.predefined_recognizers.country_specific.korea.kr_passport_recognizer import KrPassportRecognizer
 from presidio_analyzer.predefined_recognizers.country_specific.korea.kr_rrn_recognizer import KrRrnRecognizer
 
+from .names import is_hangul, is_korean_full_name
+
 LANGUAGE = "ko"
 # Flags every recognizer is run with (ours and the benchmark's plain Presidio alike): case matters
 # for names, and IGNORECASE makes the `regex` module several times slower.
@@ -184,7 +186,7 @@ class LabelledNameRecognizer(LocalRecognizer):
         results = []
         for match in self._regex.finditer(text):
             name = match.group("name")
-            if "\uac00" <= name[0] <= "\ud7a3" and not is_korean_full_name(name, self.surnames):
+            if is_hangul(name[0]) and not is_korean_full_name(name, self.surnames):
                 continue
             if text.startswith(", dtype", match.end()):
                 continue
@@ -195,12 +197,6 @@ class LabelledNameRecognizer(LocalRecognizer):
                                       RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True},
             ))
         return results
-
-
-def is_korean_full_name(value: str, surnames: set[str]) -> bool:
-    """A known surname syllable followed by one or two Hangul syllables (홍길동, 이순)."""
-    value = value.strip()
-    return 2 <= len(value) <= 3 and value[0] in surnames and all("\uac00" <= ch <= "\ud7a3" for ch in value)
 
 
 def build_recognizers(labels: list[str], surnames: list[str], context_window: int) -> list[EntityRecognizer]:

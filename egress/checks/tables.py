@@ -16,10 +16,7 @@ from cirn.policies.egress_rules import EgressPolicy
 
 from . import columns as col
 from .findings import Finding, Verdict
-from .pii_recognizers import is_korean_full_name
-
-LATIN_FULL_NAME = re.compile(r"^[A-Z][a-z]+(?: [A-Z]\.?)?(?: [A-Z][a-z]+){1,2}$")
-
+from .names import LATIN_FULL_NAME, is_korean_full_name
 
 def _loc(where: str, row: int | None, column: str | None) -> str:
     parts = [where] if where else []
