@@ -45,6 +45,9 @@ c.DockerSpawner.prefix = {prefix!r}
 c.DockerSpawner.hub_connect_url = "http://%s:{api_port}" % _gw
 c.DockerSpawner.extra_create_kwargs = {{"labels": {{"org.cirn.project": {prefix!r}}}}}
 c.DockerSpawner.start_timeout = 180
+# No project store behind this hub: its reconciler would stop every server it sees.
+c.JupyterHub.services = [s for s in c.JupyterHub.services if s["name"] != "cirn-reconciler"]
+c.JupyterHub.load_roles = [r for r in c.JupyterHub.load_roles if r["name"] != "cirn-reconciler"]
 c.DockerSpawner.http_timeout = 180
 """
 
@@ -86,26 +89,65 @@ def wait_gone(hub, user, server):
         time.sleep(0.5)
 
 
-def run_suite(hub, users: list[str], server_for, sequential: int, concurrent: int) -> dict:
-    seq = []
-    for i in range(sequential):
-        user = users[0]
-        seq.append(timed_spawn(hub, user, server_for(user)))
-        hub.stop_server(user, server_for(user))
-        wait_gone(hub, user, server_for(user))
-    with cf.ThreadPoolExecutor(concurrent) as pool:
-        futures = {pool.submit(timed_spawn, hub, u, server_for(u)): u for u in users[:concurrent]}
-        conc, failures = [], []
+def spawn_and_stop(hub, user: str, server: str) -> float:
+    took = timed_spawn(hub, user, server)
+    hub.stop_server(user, server)
+    wait_gone(hub, user, server)
+    return took
+
+
+def concurrent_batch(hub, users: list[str], server_for) -> tuple[list[float], list[str]]:
+    with cf.ThreadPoolExecutor(len(users)) as pool:
+        futures = {pool.submit(timed_spawn, hub, u, server_for(u)): u for u in users}
+        times, failures = [], []
         for fut in cf.as_completed(futures):
             try:
-                conc.append(fut.result())
-            except Exception as exc:  # counted, reported
+                times.append(fut.result())
+            except Exception as exc:  # counted and reported, not fatal
                 failures.append(str(exc))
-    for u in users[:concurrent]:
+    for u in users:
         hub.stop_server(u, server_for(u))
-    for u in users[:concurrent]:
+    for u in users:
         wait_gone(hub, u, server_for(u))
-    return {"seq": seq, "conc": conc, "failures": failures}
+    return times, failures
+
+
+def start_project_hub(home: Path, prefix: str, users: list[str]):
+    """Project spawner: one project with every bench user as a member and two granted extracts."""
+    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
+    enclave.init()
+    slug = f"{prefix}-bench"
+    with enclave.db.session() as s:
+        projects.create_project(s, "bench", slug, "Benchmark", dt.date.today() + dt.timedelta(days=1))
+        for u in users:
+            projects.add_member(s, "bench", slug, u)
+        for ds in ("cohort", "genotypes"):
+            projects.grant(s, "bench", slug, ds, "1")
+    for ds in ("cohort", "genotypes"):
+        d = enclave.state.project_data(slug) / ds
+        d.mkdir(parents=True)
+        (d / "table.csv").write_text("a,b\n1,2\n")
+    ws = enclave.state.project_workspace(slug)
+    ws.mkdir(parents=True)
+    os.chown(ws, 1000, 1000)
+    hub = new_hub(home, reconcile_interval=60)
+    hub.start()
+    for u in users:
+        hub.create_user(u)
+    return hub, slug
+
+
+def start_plain_hub(home: Path, prefix: str, users: list[str], client):
+    """Plain DockerSpawner: same image, its own internal network, named servers."""
+    Enclave.from_env({"CIRN_HOME": str(home)}).init()
+    net = client.networks.create(f"cirn-bench-{prefix}", internal=True)
+    hub = new_hub(home, reconcile_interval=60)
+    hub.extra_config = PLAIN_CONFIG.format(net=net.name, image=NOTEBOOK_IMAGE, prefix=f"{prefix}-plain",
+                                           api_port=hub.api_port)
+    hub.start()
+    for u in users:
+        hub.create_user(u)
+    return hub, net
 
 
 def main() -> int:
@@ -118,51 +160,33 @@ def main() -> int:
     prefix = "b" + uuid.uuid4().hex[:6]
     users = [f"bench{i:02d}" for i in range(max(args.concurrent, 1))]
     results = {}
+    hubs = {}
     with tempfile.TemporaryDirectory() as tmp:
-        # Project spawner: one project with every bench user as a member, two granted extracts.
-        home = Path(tmp) / "project"
-        enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-        enclave.init()
-        slug = f"{prefix}-bench"
-        with enclave.db.session() as s:
-            projects.create_project(s, "bench", slug, "Benchmark", dt.date.today() + dt.timedelta(days=1))
-            for u in users:
-                projects.add_member(s, "bench", slug, u)
-            for ds in ("cohort", "genotypes"):
-                projects.grant(s, "bench", slug, ds, "1")
-        for ds in ("cohort", "genotypes"):
-            d = enclave.state.project_data(slug) / ds
-            d.mkdir(parents=True)
-            (d / "table.csv").write_text("a,b\n1,2\n")
-        ws = enclave.state.project_workspace(slug)
-        ws.mkdir(parents=True)
-        os.chown(ws, 1000, 1000)
-        hub = new_hub(home, reconcile_interval=60)
-        hub.start()
         try:
-            for u in users:
-                hub.create_user(u)
-            results["project"] = run_suite(hub, users, lambda u: slug, args.sequential, args.concurrent)
+            hubs["project"], slug = start_project_hub(Path(tmp) / "project", prefix, users)
+            hubs["plain"], net = start_plain_hub(Path(tmp) / "plain", prefix, users, client)
+            server_for = {"project": lambda u: slug, "plain": lambda u: "plain"}
+            results = {name: {"seq": [], "conc": [], "failures": []} for name in hubs}
+            # Side by side: the two spawners alternate, so both see the same machine load.
+            for i in range(args.sequential):
+                order = ("project", "plain") if i % 2 == 0 else ("plain", "project")
+                for name in order:
+                    results[name]["seq"].append(spawn_and_stop(hubs[name], users[0], server_for[name](users[0])))
+            for name in ("plain", "project"):
+                times, failures = concurrent_batch(hubs[name], users[:args.concurrent], server_for[name])
+                results[name]["conc"], results[name]["failures"] = times, failures
+        except Exception:
+            for name, hub in hubs.items():
+                print(f"--- {name} hub log ---\n{hub.log_tail(40)}", file=sys.stderr)
+            raise
         finally:
-            hub.stop()
+            for hub in hubs.values():
+                hub.stop()
             remove_test_objects(client, prefix)
-        # Plain DockerSpawner: same image, its own internal network, named servers.
-        plain_home = Path(tmp) / "plain"
-        Enclave.from_env({"CIRN_HOME": str(plain_home)}).init()
-        net = client.networks.create(f"cirn-proj-{prefix}-plain", internal=True)
-        hub = new_hub(plain_home, reconcile_interval=60)
-        hub.extra_config = PLAIN_CONFIG.format(net=net.name, image=NOTEBOOK_IMAGE, prefix=f"{prefix}-plain",
-                                               api_port=hub.api_port)
-        hub.start()
-        try:
-            for u in users:
-                hub.create_user(u)
-            results["plain"] = run_suite(hub, users, lambda u: "plain", args.sequential, args.concurrent)
-        finally:
-            hub.stop()
             for c in client.containers.list(all=True, filters={"label": f"org.cirn.project={prefix}-plain"}):
                 c.remove(force=True)
-            net.remove()
+            for n in client.networks.list(names=[f"cirn-bench-{prefix}"]):
+                n.remove()
     print(f"spawn benchmark: {args.sequential} sequential, {args.concurrent} concurrent, on {os.cpu_count()} cores")
     print(f"{'spawner':<10} {'seq p50':>8} {'seq p95':>8} {'conc p50':>9} {'conc p95':>9} {'ok':>6}")
     for name in ("plain", "project"):
