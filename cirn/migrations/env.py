@@ -5,6 +5,8 @@ from sqlalchemy import pool, engine_from_config
 
 from cirn import models  # noqa: F401  (registers the tables on Base.metadata)
 from cirn.datasets import models as _datasets_models  # noqa: F401
+from cirn.egress.review import models as _egress_review_models  # noqa: F401
+from cirn.hub.applications import models as _application_models  # noqa: F401  (and cirn.hub.identity)
 from cirn.db import Base
 
 config = context.config
