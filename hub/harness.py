@@ -82,7 +82,7 @@ class Hub:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(Path(sys.executable).with_name("jupyterhub")), "-f", str(cfg)],
                                      cwd=self.home / "hub", env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
+        deadline = time.time() + 180
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_tail()}")
@@ -92,7 +92,7 @@ class Hub:
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise RuntimeError(f"hub did not answer within 60 s:\n{self.log_tail()}")
+        raise RuntimeError(f"hub did not answer within 180 s:\n{self.log_tail()}")
 
     def stop(self, kill_proxy: bool = True) -> None:
         if self.proc and self.proc.poll() is None:

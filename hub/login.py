@@ -1,11 +1,224 @@
 """How people log in to the hub.
 
 `demo` (the default): local accounts from the enclave database, only on a loopback address.
-Other authenticators (OpenID Connect for production) are added here, chosen by
-CIRN_AUTHENTICATOR in the hub's environment.
+`oidc` (production): OpenID Connect through OAuthenticator's GenericOAuthenticator against the
+institution's identity provider (Keycloak, for example), which also enforces multi-factor
+authentication (README, "Login and MFA"). Chosen by CIRN_AUTHENTICATOR in the hub's environment;
+the OIDC settings are read from CIRN_OIDC_* variables (`OIDCSettings.from_env` lists them).
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+from oauthenticator.generic import GenericOAuthenticator
+from tornado.httpclient import HTTPClientError
+from traitlets import Any
+
+from .groups import ALL as HUB_GROUPS
+from .groups import ENCLAVE_ADMINS
+
+
+class LoginConfigError(ValueError):
+    """Login settings that cannot work; the message names the variable to set."""
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in (value or "").replace(",", " ").split() if v.strip()]
+
+
+@dataclass(frozen=True)
+class OIDCSettings:
+    """OpenID Connect settings, from the hub's environment.
+
+    CIRN_OIDC_ISSUER         the provider's issuer URL (discovery at <issuer>/.well-known/openid-configuration)
+    CIRN_OIDC_CLIENT_ID      the hub's client id at the provider
+    CIRN_OIDC_CLIENT_SECRET  its secret (or CIRN_OIDC_CLIENT_SECRET_FILE, a file holding it)
+    CIRN_OIDC_CALLBACK_URL   default http://<CIRN_IP>:<CIRN_PORT>/hub/oauth_callback
+    CIRN_OIDC_SCOPES         default "openid profile email groups"
+    CIRN_OIDC_USERNAME_CLAIM default preferred_username
+    CIRN_OIDC_GROUPS_CLAIM   default groups (Keycloak's "/path" group names are accepted)
+    CIRN_OIDC_GROUP_MAP      "idp-group=hub-group,..." when the provider's names differ from the hub's
+    CIRN_OIDC_ADMIN_GROUPS   hub groups whose members are hub admins (default enclave-admins)
+    CIRN_AUTH_REFRESH_AGE    seconds between checks with the provider (default 300)
+    CIRN_SESSION_HOURS       hub login cookie lifetime in hours (default 12)
+    """
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    callback_url: str
+    scopes: list[str] = field(default_factory=lambda: ["openid", "profile", "email", "groups"])
+    username_claim: str = "preferred_username"
+    groups_claim: str = "groups"
+    group_map: dict[str, str] = field(default_factory=dict)
+    admin_groups: list[str] = field(default_factory=lambda: [ENCLAVE_ADMINS])
+    refresh_age: int = 300
+    session_hours: float = 12
+
+    @classmethod
+    def from_env(cls, env: dict, ip: str = "127.0.0.1", port: int = 8000) -> "OIDCSettings":
+        issuer = env.get("CIRN_OIDC_ISSUER", "").rstrip("/")
+        client_id = env.get("CIRN_OIDC_CLIENT_ID", "")
+        secret = env.get("CIRN_OIDC_CLIENT_SECRET", "")
+        if not secret and env.get("CIRN_OIDC_CLIENT_SECRET_FILE"):
+            with open(env["CIRN_OIDC_CLIENT_SECRET_FILE"], encoding="utf-8") as fh:
+                secret = fh.read().strip()
+        for name, value in (("CIRN_OIDC_ISSUER", issuer), ("CIRN_OIDC_CLIENT_ID", client_id),
+                            ("CIRN_OIDC_CLIENT_SECRET (or CIRN_OIDC_CLIENT_SECRET_FILE)", secret)):
+            if not value:
+                raise LoginConfigError(f"OpenID Connect login needs {name}; set it in the hub's environment")
+        group_map = {}
+        for pair in _split(env.get("CIRN_OIDC_GROUP_MAP", "")):
+            idp, sep, hub = pair.partition("=")
+            if not sep or hub not in HUB_GROUPS:
+                raise LoginConfigError(f"CIRN_OIDC_GROUP_MAP entry {pair!r} must be idp-group=hub-group with a hub "
+                                       f"group from: {', '.join(HUB_GROUPS)}")
+            group_map[idp] = hub
+        admin_groups = _split(env.get("CIRN_OIDC_ADMIN_GROUPS", ENCLAVE_ADMINS))
+        unknown = sorted(set(admin_groups) - set(HUB_GROUPS))
+        if unknown:
+            raise LoginConfigError(f"CIRN_OIDC_ADMIN_GROUPS names unknown hub group(s) {', '.join(unknown)}")
+        return cls(
+            issuer=issuer, client_id=client_id, client_secret=secret,
+            callback_url=env.get("CIRN_OIDC_CALLBACK_URL") or f"http://{ip}:{port}/hub/oauth_callback",
+            scopes=_split(env.get("CIRN_OIDC_SCOPES", "")) or ["openid", "profile", "email", "groups"],
+            username_claim=env.get("CIRN_OIDC_USERNAME_CLAIM", "preferred_username"),
+            groups_claim=env.get("CIRN_OIDC_GROUPS_CLAIM", "groups"), group_map=group_map,
+            admin_groups=admin_groups, refresh_age=int(env.get("CIRN_AUTH_REFRESH_AGE", "300")),
+            session_hours=float(env.get("CIRN_SESSION_HOURS", "12")),
+        )
+
+
+def discover(issuer: str, timeout: float = 10) -> dict:
+    """The provider's OpenID configuration (endpoints), read once when the hub starts."""
+    url = f"{issuer}/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            meta = json.loads(resp.read())
+    except Exception as exc:
+        raise LoginConfigError(f"cannot read the OpenID configuration at {url} ({exc}); check CIRN_OIDC_ISSUER "
+                               "and that the identity provider is reachable from the hub") from None
+    if meta.get("issuer", "").rstrip("/") != issuer:
+        raise LoginConfigError(f"{url} names issuer {meta.get('issuer')!r}, not {issuer!r}; set CIRN_OIDC_ISSUER "
+                               "to the provider's issuer exactly")
+    return meta
+
+
+def hub_groups(claim_values, group_map: dict[str, str]) -> set[str]:
+    """The provider's group names to the enclave's hub groups; other groups are ignored, so the
+    provider's internal groups never become hub groups."""
+    out = set()
+    for value in claim_values or []:
+        name = str(value).strip().lstrip("/")  # Keycloak sends full paths such as /researchers
+        name = group_map.get(name, group_map.get(f"/{name}", name))
+        if name in HUB_GROUPS:
+            out.add(name)
+    return out
+
+
+# Set inside refresh_user when the provider answers a refresh-token request with a 4xx, that is,
+# it refuses the account (disabled, deleted, session revoked), as opposed to being unreachable.
+_refresh_refused: contextvars.ContextVar[str | None] = contextvars.ContextVar("cirn_refresh_refused", default=None)
+
+
+class EnclaveOIDCAuthenticator(GenericOAuthenticator):
+    """GenericOAuthenticator that also records accounts the provider stops accepting.
+
+    At each refresh (every `auth_refresh_age` seconds of use, and before every spawn) the access
+    token is checked at the userinfo endpoint and, if refused, renewed with the refresh token.
+    When the provider refuses the refresh token too, the hub session ends (OAuthenticator) and the
+    account is recorded in the enclave database, so the reconciler stops its servers.
+    """
+
+    enclave = Any(help="The Enclave whose database records accounts the provider refused.").tag(config=True)
+
+    async def get_token_info(self, handler, params):
+        try:
+            return await super().get_token_info(handler, params)
+        except HTTPClientError as exc:
+            if params.get("grant_type") == "refresh_token" and 400 <= exc.code < 500:
+                _refresh_refused.set(f"the identity provider refused the refresh token (HTTP {exc.code})")
+            raise
+
+    async def refresh_user(self, user, handler=None, **kwargs):
+        _refresh_refused.set(None)
+        result = await super().refresh_user(user, handler, **kwargs)
+        reason = _refresh_refused.get()
+        if result is False and reason and self.enclave is not None:
+            self.log.warning("identity provider refused %s at refresh: %s", user.name, reason)
+            await asyncio.to_thread(self._record, user.name, reason)
+        return result
+
+    async def authenticate(self, handler, data=None, **kwargs):
+        model = await super().authenticate(handler, data, **kwargs)
+        if model and self.enclave is not None:
+            await asyncio.to_thread(self._login_audit, model["name"], model.get("groups") or [])
+        return model
+
+    def _record(self, username: str, reason: str) -> None:
+        from .identity import record_refusal
+
+        with self.enclave.db.session() as session:
+            record_refusal(session, username, reason)
+
+    def _login_audit(self, username: str, groups: list[str]) -> None:
+        from cirn import audit
+
+        from .identity import clear_refusal
+
+        with self.enclave.db.session() as session:
+            clear_refusal(session, username)
+            audit.record(session, username, "login.succeeded", username, method="oidc", groups=sorted(groups))
+
+
+def configure_oidc(c, s, settings: OIDCSettings, meta: dict) -> None:
+    """OpenID Connect login, groups from the provider's claim, refresh and logout.
+
+    c.JupyterHub.authenticator_class            <- EnclaveOIDCAuthenticator (GenericOAuthenticator)
+    c.GenericOAuthenticator.authorize_url ...   <- the provider's discovered endpoints
+    c.GenericOAuthenticator.manage_groups       <- True; auth_state_groups_key maps the groups claim
+    c.GenericOAuthenticator.allowed_groups      <- every enclave group (no group, no entry)
+    c.GenericOAuthenticator.admin_groups        <- CIRN_OIDC_ADMIN_GROUPS
+    c.Authenticator.enable_auth_state           <- True (tokens kept encrypted, key in secrets/)
+    c.Authenticator.auth_refresh_age            <- CIRN_AUTH_REFRESH_AGE; refresh_pre_spawn <- True
+    c.GenericOAuthenticator.logout_redirect_url <- the provider's end_session_endpoint
+    c.JupyterHub.cookie_max_age_days            <- CIRN_SESSION_HOURS / 24
+    """
+    from .config import _secret_file
+
+    a = c.EnclaveOIDCAuthenticator
+    c.JupyterHub.authenticator_class = EnclaveOIDCAuthenticator
+    a.enclave = s.enclave
+    a.login_service = "CIRN identity"
+    a.client_id, a.client_secret = settings.client_id, settings.client_secret
+    a.oauth_callback_url = settings.callback_url
+    a.authorize_url = meta["authorization_endpoint"]
+    a.token_url = meta["token_endpoint"]
+    a.userdata_url = meta["userinfo_endpoint"]
+    a.scope = settings.scopes
+    a.username_claim = settings.username_claim
+    a.enable_pkce = True
+    a.manage_groups = True
+    claim, group_map = settings.groups_claim, dict(settings.group_map)
+    a.auth_state_groups_key = lambda auth_state: sorted(
+        hub_groups((auth_state.get("oauth_user") or {}).get(claim), group_map))
+    a.allowed_groups = set(HUB_GROUPS)
+    a.admin_groups = set(settings.admin_groups)
+    a.enable_auth_state = True
+    c.CryptKeeper.keys = [_secret_file(s.enclave.state.secrets / "jupyterhub_crypt_key")]
+    a.auth_refresh_age = settings.refresh_age
+    a.refresh_pre_spawn = True
+    if meta.get("end_session_endpoint"):
+        hub_home = settings.callback_url.rsplit("/oauth_callback", 1)[0] + "/login"
+        query = urllib.parse.urlencode({"client_id": settings.client_id, "post_logout_redirect_uri": hub_home})
+        a.logout_redirect_url = f"{meta['end_session_endpoint']}?{query}"
+    c.JupyterHub.cookie_max_age_days = settings.session_hours / 24
 
 
 def configure_login(c, s) -> None:
@@ -18,4 +231,8 @@ def configure_login(c, s) -> None:
         # Group membership (and so roles) comes from the accounts table at every login.
         c.DemoAuthenticator.manage_groups = True
         return
-    raise ValueError(f"unknown authenticator {s.authenticator!r} (CIRN_AUTHENTICATOR); use 'demo'")
+    if s.authenticator == "oidc":
+        settings = OIDCSettings.from_env(s.enclave.environ, s.ip, s.port)
+        configure_oidc(c, s, settings, discover(settings.issuer))
+        return
+    raise ValueError(f"unknown authenticator {s.authenticator!r} (CIRN_AUTHENTICATOR); use 'demo' or 'oidc'")

@@ -55,20 +55,55 @@ class HubAPI:
                 raise
 
 
-def servers_to_stop(enclave: Enclave, servers: list[RunningServer], today: dt.date) -> list[tuple[RunningServer, str]]:
-    """Pure decision: which running servers the project store no longer allows, and why."""
+DATA_CHANGED = ("the project's data changed (a grant was revoked or an extract rebuilt); "
+                "start the server again to see the current data")
+
+
+def servers_to_stop(enclave: Enclave, servers: list[RunningServer], today: dt.date,
+                    started_with: dict[RunningServer, str] | None = None) -> list[tuple[RunningServer, str]]:
+    """Pure decision: which running servers the project store no longer allows, and why.
+
+    `started_with` maps servers to the data fingerprint their container was created with; a
+    server whose fingerprint differs from the current one is stopped too.
+    """
+    from .spawner import data_fingerprint
+
     out = []
     with enclave.db.session() as session:
         for srv in servers:
             decision = spawn_decision(session, srv.user, srv.server, today)
             if not decision.allowed:
                 out.append((srv, decision.reason))
+                continue
+            if started_with and srv in started_with:
+                now = data_fingerprint(enclave, srv.server, [g.dataset_id for g in decision.project.grants])
+                if now != started_with[srv]:
+                    out.append((srv, DATA_CHANGED))
     return out
 
 
-def reconcile_once(enclave: Enclave, hub: HubAPI, today: dt.date | None = None) -> list[RunningServer]:
+def container_fingerprints() -> dict[RunningServer, str]:
+    """The data fingerprint of every running project container, from the Docker engine."""
+    import docker
+
+    from .spawner import FINGERPRINT_LABEL
+
+    client = docker.from_env()
+    found = {}
+    try:
+        for c in client.containers.list(filters={"label": FINGERPRINT_LABEL}):
+            labels = c.labels
+            found[RunningServer(labels.get("org.cirn.user", ""), labels.get("org.cirn.project", ""))] = labels[FINGERPRINT_LABEL]
+    finally:
+        client.close()
+    return found
+
+
+def reconcile_once(enclave: Enclave, hub: HubAPI, today: dt.date | None = None,
+                   fingerprints=container_fingerprints) -> list[RunningServer]:
     stopped = []
-    for srv, reason in servers_to_stop(enclave, hub.running_servers(), today or dt.date.today()):
+    running = hub.running_servers()
+    for srv, reason in servers_to_stop(enclave, running, today or dt.date.today(), fingerprints() if running else None):
         log.warning("stopping %s/%s: %s", srv.user, srv.server, reason)
         hub.stop(srv)
         with enclave.db.session() as session:

@@ -38,7 +38,9 @@ def service_makers() -> list:
     The egress review service (cirn.egress.service.hub.egress_service) and the data-access
     application service (cirn.hub.applications.hub.applications_service) plug in here.
     """
-    return [reconciler]
+    from cirn.egress.service.hub import egress_service
+
+    return [reconciler, egress_service]
 
 
 def managed_services(s) -> tuple[list[dict], list[dict], dict]:

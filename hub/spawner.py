@@ -23,6 +23,7 @@ from .network import ensure_project_network
 DATA_ROOT = "/data"
 WORKSPACE = "/home/jovyan/project"
 CONTAINER_UID = 1000
+FINGERPRINT_LABEL = "org.cirn.data-fingerprint"
 
 
 def project_mounts(enclave: Enclave, slug: str, dataset_ids: list[str]) -> list[dict]:
@@ -37,6 +38,26 @@ def project_mounts(enclave: Enclave, slug: str, dataset_ids: list[str]) -> list[
     mounts.append({"type": "bind", "source": str(enclave.state.project_workspace(slug)),
                    "target": WORKSPACE, "read_only": False})
     return mounts
+
+
+def data_fingerprint(enclave: Enclave, slug: str, dataset_ids: list[str]) -> str:
+    """Identifies the extracts a container was started with.
+
+    A bind mount pins the folder it was given: after a grant is revoked or an extract rebuilt
+    (consent withdrawal swaps a new folder into place), a running container would still see the
+    old data. The reconciler compares this fingerprint with the current one and stops servers
+    whose data changed. Folder identity (device, inode) changes with every rebuild.
+    """
+    import hashlib
+    h = hashlib.sha256(slug.encode())
+    data = enclave.state.project_data(slug)
+    for ds in sorted(dataset_ids):
+        try:
+            st = (data / ds).stat()
+            h.update(f"{ds}:{st.st_dev}:{st.st_ino}\n".encode())
+        except FileNotFoundError:
+            h.update(f"{ds}:missing\n".encode())
+    return h.hexdigest()[:32]
 
 
 def hardened_host_config(profile, tmpfs_size: str = "1g") -> dict:
@@ -136,8 +157,9 @@ class ProjectSpawner(DockerSpawner):
         self.mounts = project_mounts(self.enclave, self.name, grants)
         self.volumes = {}
         self.extra_host_config = hardened_host_config(profile)
-        self.extra_create_kwargs = {"user": str(CONTAINER_UID), "labels": {"org.cirn.project": self.name,
-                                                                           "org.cirn.user": self.user.name}}
+        self.extra_create_kwargs = {"user": str(CONTAINER_UID), "labels": {
+            "org.cirn.project": self.name, "org.cirn.user": self.user.name,
+            FINGERPRINT_LABEL: data_fingerprint(self.enclave, self.name, grants)}}
         self.log.info("starting %s for %s on %s with %d datasets", self.name, self.user.name, net.name, len(grants))
         return await super().start()
 

@@ -70,3 +70,37 @@ def test_servers_survive_a_hub_restart(world, hub, docker_client):
     assert model["ready"]
     assert container_of(docker_client, slug, user).id == before
     assert requests.get(url, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("change", ["revoke", "rebuild"])
+def test_reconciler_stops_servers_whose_data_changed(change, world, hub, docker_client):
+    """A bind mount pins the old folder: revoked or rebuilt data must not stay visible."""
+    import shutil
+    user = f"d{change[:3]}"
+    hub.create_user(user)
+    slug = world.project(f"data-{change}", [user], {"cohort": {"a.csv": "x\n1\n"}, "extra": {"b.csv": "y\n2\n"}})
+    assert hub.start_server(user, slug).status_code in (201, 202)
+    folder = world.enclave.state.project_data(slug) / "extra"
+    if change == "revoke":
+        with world.session() as s:
+            projects.revoke(s, "test", slug, "extra")
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+    else:  # an extract rebuilt (e.g. after a consent withdrawal) is swapped in as a new folder
+        new = folder.with_name(".new-extra")
+        new.mkdir()
+        (new / "b.csv").write_text("y\n")
+        old = folder.with_name(".old-extra")
+        folder.rename(old)
+        new.rename(folder)
+    wait_stopped(hub, user, slug, timeout=60)
+    with world.session() as s:
+        from cirn.models import AuditEvent
+        event = s.query(AuditEvent).filter(AuditEvent.action == "server.stopped",
+                                           AuditEvent.subject == f"{user}/{slug}").one()
+    assert "data changed" in event.details
+    # Started again, the server sees the current data.
+    assert hub.start_server(user, slug).status_code in (201, 202)
+    from cirn.hub.harness import exec_py
+    rc, out = exec_py(container_of(docker_client, slug, user), "import os; print(sorted(os.listdir('/data')))")
+    assert out.strip() == ("['cohort']" if change == "revoke" else "['cohort', 'extra']")

@@ -75,3 +75,22 @@ def test_reconciler_decides_from_the_project_store(enclave):
     servers = [RunningServer("alice", "keep-me"), RunningServer("alice", "stop-me"), RunningServer("bob", "keep-me")]
     out = servers_to_stop(enclave, servers, dt.date(2026, 1, 1))
     assert [(s.user, s.server) for s, _ in out] == [("alice", "stop-me"), ("bob", "keep-me")]
+
+
+def test_data_fingerprint_changes_when_an_extract_is_swapped_or_revoked(enclave):
+    from cirn.hub.spawner import data_fingerprint
+    data = enclave.state.project_data("demo-one")
+    (data / "cohort").mkdir(parents=True)
+    (data / "notes").mkdir()
+    first = data_fingerprint(enclave, "demo-one", ["cohort", "notes"])
+    assert first == data_fingerprint(enclave, "demo-one", ["notes", "cohort"])
+    assert first != data_fingerprint(enclave, "demo-one", ["cohort"])
+    (data / "cohort").rename(data / "old")
+    (data / "cohort").mkdir()
+    assert first != data_fingerprint(enclave, "demo-one", ["cohort", "notes"])
+
+
+def test_deep_copy_of_the_enclave_is_the_same_handle(enclave):
+    import copy
+    enclave.db  # an engine is attached: copying it would fail
+    assert copy.deepcopy({"e": enclave})["e"] is enclave
