@@ -66,11 +66,16 @@ def servers_to_stop(enclave: Enclave, servers: list[RunningServer], today: dt.da
     `started_with` maps servers to the data fingerprint their container was created with; a
     server whose fingerprint differs from the current one is stopped too.
     """
+    from .identity import refused_accounts
     from .spawner import data_fingerprint
 
     out = []
     with enclave.db.session() as session:
+        refused = refused_accounts(session)
         for srv in servers:
+            if srv.user in refused:
+                out.append((srv, "the identity provider no longer accepts this account"))
+                continue
             decision = spawn_decision(session, srv.user, srv.server, today)
             if not decision.allowed:
                 out.append((srv, decision.reason))
