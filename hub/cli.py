@@ -91,6 +91,28 @@ def register(main: click.Group) -> None:
         exec_hub(enclave, ip, port)
 
     @main.command()
+    @click.pass_obj
+    def down(enclave: Enclave) -> None:
+        """Stop the hub and its proxy; project containers are left running.
+
+        The proxy outlives the hub on purpose, so that a hub restart does not cut researchers
+        off; this stops both.
+        """
+        import signal
+        stopped = []
+        for name in ("jupyterhub.pid", "proxy.pid"):
+            pid_file = enclave.state.hub / name
+            if not pid_file.exists():
+                continue
+            try:
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+                stopped.append(name.split(".")[0])
+            except (ProcessLookupError, ValueError):
+                pass
+            pid_file.unlink(missing_ok=True)
+        click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+    @main.command()
     @click.option("--ip", default="127.0.0.1", show_default=True)
     @click.option("--port", default=8000, show_default=True)
     @click.option("--no-serve", is_flag=True, help="Prepare the demo but do not start the hub.")
