@@ -32,6 +32,9 @@ from .publish import make_read_only, remove_tree
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
+# Read by `cirn egress scan` in a project context (cirn.egress.cli.PROJECT_IDENTIFIERS): the
+# project's pseudonyms, one per line, in the project folder but outside every container mount.
+EGRESS_IDENTIFIERS = "egress-identifiers.txt"
 VCF_KEYS = ("variant_key", "chrom", "pos", "sample")  # always kept, so the tables still join
 READS_KEYS = ("sample", "file")
 
@@ -150,6 +153,7 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone)
     variants = pq.read_table(dv.path / m["tables"]["variants"]["file"])
     geno_files = sorted((dv.path / "genotypes").glob("chrom=*/*.parquet"))
+    geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
     geno_cols = pq.read_schema(geno_files[0]).names if geno_files else []
     _check_known(dv, cols, set(variants.column_names) | set(geno_cols) | {"chrom"})
     want = None if cols is None else set(cols) | set(VCF_KEYS)
@@ -161,7 +165,7 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     new_dict = pa.array(kept_sorted, pa.string())
     rows = 0
     for src in geno_files:
-        dest = out / "genotypes" / src.parent.name / src.name
+        dest = out / src.parent.parent.name / src.parent.name / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         reader = pq.ParquetFile(src)
         writer = None
@@ -182,7 +186,8 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
             if writer is None:
                 writer = pq.ParquetWriter(dest, t.schema, compression="zstd")
             writer.write_table(t, row_group_size=max(1, len(t)))
-            rows += len(t)
+            if src.parent.parent.name == "genotypes":
+                rows += len(t)
         if writer is not None:
             writer.close()
     removed = int((~keep).sum())
@@ -298,12 +303,20 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
         elif not child.name.startswith(".") and child.name not in granted:
             remove_tree(child)
             removed_extracts.append(child.name)
+    write_identifier_list(state.project_dir(slug) / EGRESS_IDENTIFIERS, ps.issued())
     with enclave.db.session() as s:
         audit.record(s, actor, "project.provisioned", slug,
                      extracts=[{"dataset": e.dataset_id, "version": e.version, "rows": e.rows,
                                 "withdrawn_removed": e.removed} for e in built],
                      removed=removed_extracts, withdrawals=len(gone.participants))
     return built
+
+
+def write_identifier_list(path: Path, identifiers: set[str]) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text("".join(f"{i}\n" for i in sorted(identifiers)), encoding="utf-8")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def reprovision_all(enclave, actor: str) -> dict[str, list[Extract]]:

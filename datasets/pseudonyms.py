@@ -74,6 +74,10 @@ class Pseudonymiser:
             out = self._memo[k] = pseudonym(self._key, namespace, str(value))
         return out
 
+    def issued(self) -> set[str]:
+        """Every pseudonym handed out so far (for the egress checks' identifier list)."""
+        return set(self._memo.values())
+
     def rank(self, label: str) -> str:
         """A project-specific sort key, so row order does not line up across projects."""
         return hmac.new(self._key, f"order\x00{label}".encode(), hashlib.sha256).hexdigest()

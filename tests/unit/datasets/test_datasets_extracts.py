@@ -156,3 +156,12 @@ def test_provision_is_audited(cohort):
     with cohort.db.session() as s:
         events = [e for e in s.query(audit.AuditEvent).all() if e.action == "project.provisioned"]
     assert len(events) == 1 and events[0].subject == "proj-a"
+
+
+def test_egress_identifier_list_holds_the_project_pseudonyms(cohort):
+    provision_project(cohort, "proj-a", ADMIN)
+    listed = set((cohort.state.project_dir("proj-a") / "egress-identifiers.txt").read_text().split())
+    t = _table(cohort, "proj-a")
+    assert set(t.column("participant_id").to_pylist()) <= listed
+    assert set(t.column("sample_id").to_pylist()) <= listed
+    assert not any(x.startswith(("RD", "SMP")) for x in listed)
