@@ -1,0 +1,5 @@
+"""`python -m cirn.egress.service --ip 0.0.0.0 --port 8082`: run the service (the hub starts it)."""
+
+from .app import main
+
+main()
