@@ -42,6 +42,20 @@ GENOTYPE_VALUE = r"^\s*(?:[0-2.][/|][0-2.]|[ACGT][/|][ACGT])\s*$"
 N_PERCENT_VALUE = r"^\s*(\d[\d,]*)\s*\(\s*\d+(?:\.\d+)?\s*%?\s*\)\s*$"
 
 
+def numeric_expr(name: str, dtype) -> pl.Expr:
+    """The expression behind `numeric()`, for evaluating many columns in one pass."""
+    if dtype != pl.Utf8:
+        return pl.col(name).cast(pl.Float64, strict=False)
+    return pl.col(name).str.strip_chars().str.replace_all(",", "").str.strip_suffix("%").cast(pl.Float64, strict=False)
+
+
+def filled_expr(name: str, dtype) -> pl.Expr:
+    """How many cells of a column hold something."""
+    if dtype != pl.Utf8:
+        return pl.col(name).is_not_null().sum()
+    return (pl.col(name).is_not_null() & (pl.col(name).str.strip_chars() != "")).sum()
+
+
 def numeric(series: pl.Series) -> pl.Series:
     """Values as floats (thousands separators and a trailing % removed); null where not a number."""
     if series.dtype != pl.Utf8:
@@ -78,10 +92,8 @@ def share_matching(series: pl.Series, pattern: str) -> float:
     return float(values.str.contains(pattern).sum()) / len(values)
 
 
-def n_percent_counts(series: pl.Series) -> pl.Series | None:
-    """The n of 'n (p%)' cells (Table 1 style), or None when the column is not written that way."""
-    if share_matching(series, N_PERCENT_VALUE) < 0.5:
-        return None
+def n_percent_counts(series: pl.Series) -> pl.Series:
+    """The n of 'n (p%)' cells (Table 1 style)."""
     return series.str.extract(N_PERCENT_VALUE, 1).str.replace_all(",", "").cast(pl.Float64, strict=False)
 
 

@@ -5,25 +5,29 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-RSID = re.compile(r"(?<![\w])rs\d{3,}(?!\w)")
+from .masked import MaskedText
+
+RSID = re.compile(r"rs\d{3,}")  # starts with a literal, so the search skips quickly
 GENOTYPE = re.compile(r"(?<![\w/|.])(?:[0-2.][/|][0-2.]|[ACGT][/|][ACGT]|[ACGT]{2}(?=[\s,;\t]|$))(?![\w/|])")
 # A person-level token: letters then digits (S0001, NA12878, P-0042), not an rsID or a chromosome.
 PERSON_TOKEN = re.compile(r"(?<![\w])(?!rs\d|chr)[A-Za-z]{1,8}[-_]?\d{2,}(?![\w.])")
-FASTA_RECORD = re.compile(r"^>[^\n]*\n[ACGTNacgtn]{10,}\s*$", re.MULTILINE)
+FASTA_BODY = re.compile(r">[^\n]*\n[ACGTNacgtn]{10,}\s*(?:\n|$)")
+BASE_RUN = re.compile(rb"B+")
 
 
-def sequence_regex(min_length: int) -> re.Pattern:
-    return re.compile(r"[ACGTNacgtn]{%d,}" % min_length)
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def genotype_lines(text: str) -> Iterator[tuple[int, str]]:
     """Offsets of lines that hold an ID, an rsID and a genotype: one person's genotype."""
     pos = 0
     for match in RSID.finditer(text):
-        if match.start() < pos:
+        start, end = match.span()
+        if start < pos or (start > 0 and _is_word(text[start - 1])) or (end < len(text) and _is_word(text[end])):
             continue
-        line_start = text.rfind("\n", 0, match.start()) + 1
-        line_end = text.find("\n", match.end())
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
         pos = line_end
         line = text[line_start:line_end]
@@ -31,15 +35,30 @@ def genotype_lines(text: str) -> Iterator[tuple[int, str]]:
             yield line_start, match.group(0)
 
 
-def sequences(text: str, min_length: int) -> Iterator[tuple[int, int]]:
-    """Runs of bases long enough to be a read or a piece of a genome (at least three bases used,
-    so that padding such as 'AAAA…' in base64 does not count)."""
-    for match in sequence_regex(min_length).finditer(text):
-        run = match.group(0).upper()
-        if sum(base in run for base in "ACGT") >= 3:
-            yield match.start(), match.end()
+def sequences(masked: MaskedText, min_length: int) -> Iterator[tuple[int, int]]:
+    """Character spans of base runs long enough to be a read or a piece of a genome (at least
+    three different bases, so that padding such as 'AAAA…' in base64 does not count)."""
+    needle = b"B" * min_length
+    spans = []
+    for start in masked.find_all(needle):
+        end = BASE_RUN.match(masked.masked, start).end()
+        if sum(base in masked.raw[start:end].upper() for base in (b"A", b"C", b"G", b"T")) >= 3:
+            spans.append((start, end))
+    # find_all resumes after the needle; drop hits inside a run already reported
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            continue
+        merged.append((start, end))
+    offsets = masked.char_offsets([s for s, _ in merged])
+    for (start, end), char_start in zip(merged, offsets):
+        yield char_start, char_start + (end - start)  # bases are ASCII: one byte, one character
 
 
 def fasta_records(text: str) -> Iterator[int]:
-    for match in FASTA_RECORD.finditer(text):
-        yield match.start()
+    i = 0 if text.startswith(">") else text.find("\n>")
+    while i >= 0:
+        start = i if text.startswith(">", i) else i + 1
+        if FASTA_BODY.match(text, start):
+            yield start
+        i = text.find("\n>", start + 1)

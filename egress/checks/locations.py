@@ -9,13 +9,21 @@ class LineIndex:
     """Line starts of a text, so that an offset becomes 'line L, col C' in O(log n)."""
 
     def __init__(self, text: str):
-        starts = [0]
-        find = text.find
-        i = find("\n")
-        while i >= 0:
-            starts.append(i + 1)
-            i = find("\n", i + 1)
-        self.starts = starts
+        self.text = text
+        self._starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        # built on the first lookup: most texts have no finding and never need it
+        if self._starts is None:
+            starts = [0]
+            find = self.text.find
+            i = find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._starts = starts
+        return self._starts
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of `offset`."""

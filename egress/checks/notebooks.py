@@ -47,6 +47,10 @@ def read_notebook(data: bytes) -> nbformat.NotebookNode:
     if not isinstance(raw, dict) or "cells" not in raw:
         raise NotebookUnreadable("JSON without a 'cells' list is not a notebook")
     try:
+        if raw.get("nbformat") == 4:
+            # nbformat's schema validation costs seconds on a large notebook and changes nothing
+            # here: every channel is read whether or not the schema likes it
+            return nbformat.from_dict(raw)
         return nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises assorted errors for malformed structure
         raise NotebookUnreadable(f"nbformat cannot read it ({exc})") from None
@@ -134,6 +138,8 @@ def parse_text_table(text: str):
         lines.pop()
     if len(lines) < 2 or len(lines) > 5000:
         return None
+    if footer_name is None and any(len(re.split(r"\s{2,}", ln.strip())) < 2 for ln in lines[1:4]):
+        return None  # prose, not an aligned table: decided on a few lines, not all of them
     pairs = [re.split(r"\s{2,}", ln.strip()) for ln in lines]
     if footer_name is not None or all(len(p) == 2 for p in pairs):
         body = [p for p in pairs if len(p) == 2]

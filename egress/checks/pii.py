@@ -9,12 +9,15 @@ Presidio every line, with the same results (see benchmarks/egress_scan.py).
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass
 
 from cirn.errors import CirnError
 from cirn.policies.egress_rules import EgressPolicy, NerModel
+
+from .masked import MaskedText
 
 
 # Presidio (and spaCy under it) take seconds to import: only a scan that reads text pays for it.
@@ -44,6 +47,8 @@ ENTITY_LABELS = {
 }
 # Lines longer than this are cut into windows around each candidate rather than analysed whole.
 MAX_WINDOW = 4096
+# Candidate windows handed to Presidio together, up to this many characters.
+CHUNK_CHARS = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +115,32 @@ def _ner_engine(model: NerModel):
     return engine, recognizer
 
 
-def prefilter_regex(labels: list[str]) -> re.Pattern:
-    """One regular expression that every recognizer's match must set off (digit runs, '@', labels)."""
-    label_re = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    return re.compile(r"\d{6}|\d{3,4}[-. )]+\d{4}|\d{3}[A-Za-z]\d{4}|@|(?i:" + label_re + r")\s*[:=：]")
+PHONE_SHAPE = re.compile(rb"000[-. )]+0000")       # on folded text: 010-1234-5678, 02) 312 4567
+PASSPORT_SHAPE = re.compile(rb"000[aB]0000")       # M123A4567
+LABEL_MARKS = (b":", b"=", "：".encode())
+
+
+class Prefilter:
+    """Offsets where some recognizer could match: digit runs, phone and passport shapes, '@',
+    and a name label before ':' or '='. Every recognizer's pattern contains one of them."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = tuple(label.lower() for label in labels)
+        self.longest = max((len(label.encode()) for label in labels), default=0) + 8
+
+    def byte_offsets(self, masked: MaskedText) -> list[int]:
+        hits = list(masked.find_all(b"000000"))
+        hits += [m.start() for m in masked.finditer(PHONE_SHAPE)]
+        hits += [m.start() for m in masked.finditer(PASSPORT_SHAPE)]
+        hits += list(masked.find_all(b"@"))
+        if self.labels:
+            raw = masked.raw
+            for mark in LABEL_MARKS:
+                for i in masked.find_all(mark):
+                    before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
+                    if before.endswith(self.labels):
+                        hits.append(i)
+        return sorted(set(hits))
 
 
 class PiiScanner:
@@ -126,23 +153,24 @@ class PiiScanner:
         self.analyzer = build_analyzer(policy)
         self.language = self.analyzer.supported_languages[0]
         self.entities = list(policy.pii.entities)
-        self._prefilter = prefilter_regex(policy.names.labels)
+        self._prefilter = Prefilter(policy.names.labels)
         # An NER model reads free text, which no prefilter can stand in for.
         self.prefilter_enabled = policy.ner_model is None
 
-    def candidate_windows(self, text: str) -> list[tuple[int, int]]:
+    def candidate_windows(self, text: str, masked: MaskedText | None = None) -> list[tuple[int, int]]:
         """The lines (or, for very long lines, slices of them) that hold a candidate."""
+        masked = masked or MaskedText(text)
         windows: list[tuple[int, int]] = []
         last_end = -1
-        for match in self._prefilter.finditer(text):
-            if match.start() < last_end:
+        for offset in masked.char_offsets(self._prefilter.byte_offsets(masked)):
+            if offset < last_end:
                 continue
-            line_start = text.rfind("\n", 0, match.start()) + 1
-            line_end = text.find("\n", match.end())
+            line_start = text.rfind("\n", 0, offset) + 1
+            line_end = text.find("\n", offset)
             if line_end < 0:
                 line_end = len(text)
             if line_end - line_start > MAX_WINDOW:
-                line_start, line_end = _cut_window(text, match.start(), match.end(), line_start, line_end,
+                line_start, line_end = _cut_window(text, offset, offset + 1, line_start, line_end,
                                                    self.policy.pii.context_window)
             if windows and line_start <= windows[-1][1]:
                 windows[-1] = (windows[-1][0], max(windows[-1][1], line_end))
@@ -157,16 +185,42 @@ class PiiScanner:
                                         regex_flags=self.regex_flags)
         return [PiiHit(r.entity_type, r.start, r.end, r.score, text[r.start:r.end]) for r in results]
 
-    def scan(self, text: str) -> list[PiiHit]:
+    def scan(self, text: str, masked: MaskedText | None = None) -> list[PiiHit]:
         if not text:
             return []
         if not self.prefilter_enabled:
             return self.analyze(text)
         hits: list[PiiHit] = []
-        for start, end in self.candidate_windows(text):
-            for hit in self.analyze(text[start:end]):
-                hits.append(PiiHit(hit.entity, hit.start + start, hit.end + start, hit.score, hit.value))
+        for chunk, segments in self._chunks(text, self.candidate_windows(text, masked)):
+            seg_starts = [pos for pos, _ in segments]
+            for hit in self.analyze(chunk):
+                i = bisect.bisect_right(seg_starts, hit.start) - 1
+                pos, window_start = segments[i]
+                hits.append(PiiHit(hit.entity, hit.start - pos + window_start, hit.end - pos + window_start,
+                                   hit.score, hit.value))
         return hits
+
+    def _chunks(self, text: str, windows: list[tuple[int, int]]):
+        """Candidate windows joined into chunks, so Presidio's fixed cost per call is paid once
+        per chunk, not once per line. The joiner is a blank stretch longer than the context
+        window and every pattern's look-around, so no match or context word crosses from one
+        window into the next: the results are those of analysing each window alone."""
+        joiner = "\n" + " " * (self.policy.pii.context_window + 8) + "\n"
+        parts: list[str] = []
+        segments: list[tuple[int, int]] = []
+        size = 0
+        for start, end in windows:
+            if parts and size + (end - start) > CHUNK_CHARS:
+                yield "".join(parts), segments
+                parts, segments, size = [], [], 0
+            if parts:
+                parts.append(joiner)
+                size += len(joiner)
+            segments.append((size, start))
+            parts.append(text[start:end])
+            size += end - start
+        if parts:
+            yield "".join(parts), segments
 
 
 def _cut_window(text: str, start: int, end: int, line_start: int, line_end: int, context: int) -> tuple[int, int]:

@@ -97,15 +97,19 @@ def workbook_hidden_parts(data: bytes) -> list[str]:
 
 def read_html_tables(html: str) -> list[pl.DataFrame]:
     """Every <table> in an HTML document: header from <th> rows (or the first row)."""
-    from bs4 import BeautifulSoup
-    soup = BeautifulSoup(html, "lxml")
+    import lxml.html
+    try:
+        root = lxml.html.fromstring(html)
+    except Exception:  # lxml refuses empty or odd documents; nothing to read as a table
+        return []
     frames = []
-    for table in soup.find_all("table"):
+    for table in root.iter("table"):
         head_rows, body_rows = [], []
-        for tr in table.find_all("tr"):
-            cells = tr.find_all(["th", "td"])
-            values = [c.get_text(" ", strip=True) for c in cells]
-            if tr.find_parent("thead") is not None or (not body_rows and cells and all(c.name == "th" for c in cells)):
+        for tr in table.iter("tr"):
+            cells = [c for c in tr if c.tag in ("th", "td")]
+            values = [" ".join(c.text_content().split()) for c in cells]
+            in_thead = any(a.tag == "thead" for a in tr.iterancestors())
+            if in_thead or (not body_rows and cells and all(c.tag == "th" for c in cells)):
                 head_rows.append(values)
             else:
                 body_rows.append(values)

@@ -27,6 +27,55 @@ def _loc(where: str, row: int | None, column: str | None) -> str:
     return ", ".join(parts)
 
 
+class TableView:
+    """One table profiled in a few bulk passes: each column's numeric reading, how many cells are
+    filled, numeric, whole non-negative numbers, genotype calls or 'n (p%)' cells. polars has a
+    fixed cost per operation, so a notebook with hundreds of small tables must not pay it per
+    column and per check."""
+
+    SAMPLE = 200
+
+    def __init__(self, df: pl.DataFrame):
+        self.df = df
+        dtypes = dict(zip(df.columns, df.dtypes))
+        text_cols = [c for c in df.columns if dtypes[c] == pl.Utf8]
+        if df.height > self.SAMPLE:
+            # A column whose first cells are mostly not numbers is text: skip casting all of it.
+            head = df.head(self.SAMPLE).select(
+                [col.numeric_expr(c, dtypes[c]).is_not_null().sum().alias(f"num:{c}") for c in df.columns]
+                + [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in df.columns]).row(0, named=True)
+            candidates = [c for c in df.columns if head[f"num:{c}"] >= 0.5 * max(head[f"filled:{c}"], 1)]
+        else:
+            candidates = list(df.columns)
+        exprs = [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in df.columns]
+        exprs += [pl.col(c).str.contains(col.GENOTYPE_VALUE).sum().alias(f"gt:{c}") for c in text_cols]
+        exprs += [pl.col(c).str.contains(col.N_PERCENT_VALUE).sum().alias(f"npct:{c}") for c in text_cols]
+        for c in candidates:
+            num = col.numeric_expr(c, dtypes[c])
+            exprs.append(num.is_not_null().sum().alias(f"num:{c}"))
+            exprs.append(((num >= 0) & (num == num.round(0))).fill_null(True).all().alias(f"int:{c}"))
+        self.stats = df.select(exprs).row(0, named=True) if exprs else {}
+        self._numeric: dict[str, pl.Series] = {}
+
+    def numeric(self, name: str) -> pl.Series:
+        if name not in self._numeric:
+            self._numeric[name] = self.df.select(col.numeric_expr(name, self.df[name].dtype).alias(name)).to_series()
+        return self._numeric[name]
+
+    def filled(self, name: str) -> int:
+        return self.stats.get(f"filled:{name}", 0)
+
+    def share(self, kind: str, name: str) -> float:
+        filled = self.filled(name)
+        return self.stats.get(f"{kind}:{name}", 0) / filled if filled else 0.0
+
+    def is_numeric(self, name: str, share: float = 0.9) -> bool:
+        return self.filled(name) > 0 and self.share("num", name) >= share
+
+    def is_integer_counts(self, name: str) -> bool:
+        return self.stats.get(f"num:{name}", 0) > 0 and bool(self.stats.get(f"int:{name}", False))
+
+
 class TableChecker:
     """Runs every table check once; counts consumed by a specific check (survival, allele
     counts) are not checked again as plain counts."""
@@ -40,6 +89,7 @@ class TableChecker:
             return []
         findings: list[Finding] = []
         used: set[str] = set()
+        self.view = TableView(df)
         findings += self._genotype_columns(df, where, used)
         findings += self._rare_variants(df, where, used)
         findings += self._survival(df, where, used)
@@ -59,21 +109,18 @@ class TableChecker:
     def _count_columns(self, df: pl.DataFrame, used: set[str]) -> dict[str, pl.Series]:
         """Columns whose values are counts of people: by name, or whole numbers in a cross-table
         (a table with a text label column) whose name does not say it is something else."""
-        has_labels = any(not col.is_numeric_column(df[c]) for c in df.columns)
+        has_labels = any(not self.view.is_numeric(c) for c in df.columns)
         out: dict[str, pl.Series] = {}
         for name in df.columns:
             if name in used:
                 continue
             series = df[name]
-            from_n_pct = col.n_percent_counts(series) if series.dtype == pl.Utf8 else None
-            if from_n_pct is not None:
-                out[name] = from_n_pct
+            if self.view.share("npct", name) >= 0.5:
+                out[name] = col.n_percent_counts(series)
                 continue
-            if not col.is_numeric_column(series, share=1.0):
+            if not self.view.is_numeric(name, 1.0) or not self.view.is_integer_counts(name):
                 continue
-            values = col.numeric(series)
-            if not col.is_integer_counts(values):
-                continue
+            values = self.view.numeric(name)
             if col.COUNT_NAME.search(name) and not col.PERCENT_NAME.search(name):
                 out[name] = values
             elif has_labels and not col.NON_COUNT_NAME.search(name):
@@ -84,9 +131,8 @@ class TableChecker:
         base = self.policy.rounding_base
         if not base:
             return False
-        v = values.drop_nulls()
-        nonzero = v.filter(v != 0)
-        return len(nonzero) >= self.policy.rounding_min_cells and bool((nonzero % base == 0).all())
+        nonzero = [v for v in values.to_list() if v]
+        return len(nonzero) >= self.policy.rounding_min_cells and all(v % base == 0 for v in nonzero)
 
     def _small_counts(self, df: pl.DataFrame, counts: dict[str, pl.Series], where: str) -> list[Finding]:
         findings = []
@@ -94,9 +140,9 @@ class TableChecker:
         zeros = Verdict.parse(self.policy.zeros)
         for name, values in counts.items():
             rounded = self._rounded(values)
-            small = values.to_frame("v").with_row_index("row", offset=1).filter(
-                pl.col("v").is_not_null() & (pl.col("v") < min_count))
-            for row, v in small.iter_rows():
+            for row, v in enumerate(values.to_list(), start=1):
+                if v is None or v >= min_count:
+                    continue
                 v = int(v)
                 if v == 0:
                     if zeros != Verdict.PASS:
@@ -114,14 +160,13 @@ class TableChecker:
         for name in df.columns:
             if name in used or not col.PERCENT_NAME.search(name):
                 continue
-            series = df[name]
-            if not col.is_numeric_column(series, share=1.0):
+            if not self.view.is_numeric(name, 1.0):
                 continue
-            pct = col.numeric(series)
+            pct = self.view.numeric(name)
             if col.header_n(name):
                 denominator = pl.Series([float(col.header_n(name))] * df.height)
-            elif denominators and denominators[0] != name and col.is_numeric_column(df[denominators[0]], 1.0):
-                denominator = col.numeric(df[denominators[0]])
+            elif denominators and denominators[0] != name and self.view.is_numeric(denominators[0], 1.0):
+                denominator = self.view.numeric(denominators[0])
             else:
                 continue
             scale = 1.0 if (pct.drop_nulls() <= 1.0).all() and "%" not in name else 100.0
@@ -136,10 +181,10 @@ class TableChecker:
         findings = []
         threshold = self.policy.min_survival_count
         for name in df.columns:
-            if not col.SURVIVAL_NAME.search(name) or not col.is_numeric_column(df[name], 1.0):
+            if not col.SURVIVAL_NAME.search(name) or not self.view.is_numeric(name, 1.0):
                 continue
             used.add(name)
-            for row, v in enumerate(col.numeric(df[name]).to_list(), start=1):
+            for row, v in enumerate(self.view.numeric(name).to_list(), start=1):
                 if v is not None and 0 < v < threshold:
                     findings.append(Finding("small-count.survival", Verdict.BLOCK, _loc(where, row, name),
                                             f"survival count {v:g} is below {threshold}"))
@@ -155,7 +200,7 @@ class TableChecker:
         used.update((total, top1, top2))
         rule = self.policy.dominance
         findings = []
-        rows = zip(col.numeric(df[total]).to_list(), col.numeric(df[top1]).to_list(), col.numeric(df[top2]).to_list())
+        rows = zip(self.view.numeric(total).to_list(), self.view.numeric(top1).to_list(), self.view.numeric(top2).to_list())
         for row, (t, a, b) in enumerate(rows, start=1):
             if t is None or a is None or b is None or t <= 0:
                 continue
@@ -171,10 +216,9 @@ class TableChecker:
     def _genotype_columns(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
         findings = []
         for name in df.columns:
-            series = df[name]
-            if series.dtype != pl.Utf8 or len(col.non_null(series)) < 3:
+            if self.view.filled(name) < 3:
                 continue
-            if col.share_matching(series, col.GENOTYPE_VALUE) >= 0.8:
+            if self.view.share("gt", name) >= 0.8:
                 used.add(name)
                 findings.append(Finding("genotype.column", Verdict.BLOCK, _loc(where, None, name),
                                         "column holds per-person genotype calls"))
@@ -185,12 +229,12 @@ class TableChecker:
             return []
         findings = []
         min_count = self.policy.min_count
-        ac_cols = [c for c in df.columns if col.ALLELE_COUNT_NAME.match(c) and col.is_numeric_column(df[c], 1.0)]
-        sources = [(c, col.numeric(df[c])) for c in ac_cols]
+        ac_cols = [c for c in df.columns if col.ALLELE_COUNT_NAME.match(c) and self.view.is_numeric(c, 1.0)]
+        sources = [(c, self.view.numeric(c)) for c in ac_cols]
         af = next((c for c in df.columns if col.ALLELE_FREQ_NAME.match(c)), None)
         an = next((c for c in df.columns if col.ALLELE_NUMBER_NAME.match(c)), None)
         if not ac_cols and af and an:
-            sources.append((af, (col.numeric(df[af]) * col.numeric(df[an])).round(0)))
+            sources.append((af, (self.view.numeric(af) * self.view.numeric(an)).round(0)))
         for name, values in sources:
             used.add(name)
             for row, v in enumerate(values.to_list(), start=1):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from .context import ScanContext
 from .findings import Finding, Verdict
 from .genomic_text import fasta_records, genotype_lines, sequences
+from .masked import MaskedText
 from .pii import ENTITY_CHECKS, ENTITY_LABELS, redact
 
 Locate = Callable[[int], str]
@@ -22,30 +23,29 @@ RESIDUAL_DOF = [
 
 def scan_text(text: str, ctx: ScanContext, locate: Locate) -> list[Finding]:
     findings: list[Finding] = []
+    masked = MaskedText(text)
     for start, _end, ident in ctx.identifiers.find(text):
         findings.append(Finding("identifier.exact", Verdict.BLOCK, locate(start),
                                 f"identifier {redact(ident)} from the identifier list"))
-    for hit in ctx.pii.scan(text):
+    for hit in ctx.pii.scan(text, masked):
         severity = ctx.pii_severity.get(hit.entity, Verdict.BLOCK)
         if severity == Verdict.PASS:
             continue
         findings.append(Finding(ENTITY_CHECKS.get(hit.entity, "pii." + hit.entity.lower()), severity,
                                 locate(hit.start), f"{ENTITY_LABELS.get(hit.entity, hit.entity)} {redact(hit.value)}"))
-    findings += genomic_findings(text, ctx, locate)
+    findings += genomic_findings(text, masked, ctx, locate)
     findings += residual_dof_findings(text, ctx, locate)
     return findings
 
 
-def genomic_findings(text: str, ctx: ScanContext, locate: Locate) -> list[Finding]:
+def genomic_findings(text: str, masked: MaskedText, ctx: ScanContext, locate: Locate) -> list[Finding]:
     findings = []
     for offset, rsid in genotype_lines(text):
         findings.append(Finding("genotype.per-person-line", Verdict.BLOCK, locate(offset),
                                 f"a person's genotype at {rsid} (ID, rsID and genotype on one line)"))
-    fasta = set()
     for offset in fasta_records(text):
-        fasta.add(offset)
         findings.append(Finding("genomic-file.fasta-record", Verdict.BLOCK, locate(offset), "a FASTA record (header and sequence)"))
-    for start, end in sequences(text, ctx.policy.min_sequence_length):
+    for start, end in sequences(masked, ctx.policy.min_sequence_length):
         findings.append(Finding("genomic-file.sequence", Verdict.BLOCK, locate(start),
                                 f"a raw sequence of {end - start} bases"))
     return findings
