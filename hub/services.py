@@ -39,8 +39,9 @@ def service_makers() -> list:
     application service (cirn.hub.applications.hub.applications_service) plug in here.
     """
     from cirn.egress.service.hub import egress_service
+    from cirn.hub.applications.hub import applications_service
 
-    return [reconciler, egress_service]
+    return [reconciler, egress_service, applications_service]
 
 
 def managed_services(s) -> tuple[list[dict], list[dict], dict]:
