@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -34,13 +35,30 @@ from cirn.datasets.synth import synthesise
 from cirn.datasets.vcf import ingest_vcf
 from cirn.state import StateFolder
 
-console = Console()
+console = Console(width=150)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its finished children (bcftools, ingest workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+class Clock(float):
+    """Wall seconds, carrying the CPU seconds used: on a shared machine CPU time is the steadier measure."""
+
+    cpu: float
+
+    def __new__(cls, wall: float, cpu: float):
+        obj = super().__new__(cls, wall)
+        obj.cpu = cpu
+        return obj
 
 
 def timed(fn):
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_seconds()
     out = fn()
-    return time.perf_counter() - start, out
+    return Clock(time.perf_counter() - start, cpu_seconds() - cpu0), out
 
 
 def best_of(n: int, fn):
@@ -48,7 +66,7 @@ def best_of(n: int, fn):
     for _ in range(n):
         t, out = timed(fn)
         times.append(t)
-    return min(times), out
+    return Clock(min(times), min(t.cpu for t in times)), out
 
 
 def sh(cmd: str) -> str:
@@ -63,6 +81,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--variants", type=int, default=50_000)
     ap.add_argument("--workdir", type=Path, default=None, help="Keep files here (default: a temporary folder).")
+    ap.add_argument("--reuse", action="store_true", help="Reuse a synthetic cohort of the same size in --workdir.")
     ap.add_argument("--repeat", type=int, default=3, help="Runs per query; the best counts.")
     ap.add_argument("--region-chrom", default="chr1")
     ap.add_argument("--region-start", type=int, default=100_000_000)
@@ -75,23 +94,30 @@ def main() -> None:
     results = []
 
     console.print(f"[bold]synthesising[/] {args.samples} samples x {args.variants} variants in {work}")
-    t_synth, syn = timed(lambda: synthesise(work / "synth", args.samples, args.variants))
+    marker = work / "synth" / f"made-{args.samples}x{args.variants}"
+    if args.reuse and marker.exists():
+        from cirn.datasets.synth import SynthOutput
+        vcf = work / "synth" / "cohort.vcf.gz"
+        t_synth, syn = 0.0, SynthOutput(work / "synth" / "clinical.csv", vcf, Path(str(vcf) + ".tbi"),
+                                        args.samples, args.variants)
+    else:
+        t_synth, syn = timed(lambda: synthesise(work / "synth", args.samples, args.variants))
+        marker.touch()
     size = syn.vcf.stat().st_size
     console.print(f"  {t_synth:.1f} s, {size / 1e6:.1f} MB bgzipped VCF")
 
     # 1. ingest vs bcftools query
     home = work / "home"
     if home.exists():
-        shutil.rmtree(home, ignore_errors=True)
-        subprocess.run(["chmod", "-R", "u+w", str(home)], check=False)
-        shutil.rmtree(home, ignore_errors=True)
+        from cirn.datasets.publish import remove_tree
+        remove_tree(home)
     state = StateFolder(home)
     state.ensure()
     t_bcf_query, _ = timed(lambda: sh(f"bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT[\\t%GT]\\n' {syn.vcf} "
                                       f"> {work / 'query.tsv'}"))
-    console.print(f"  bcftools query: {t_bcf_query:.1f} s")
+    console.print(f"  bcftools query: {t_bcf_query:.1f} s (cpu {t_bcf_query.cpu:.1f} s)")
     t_ingest, dv = timed(lambda: ingest_vcf(state, syn.vcf, "bench", "1", run_qc=False))
-    console.print(f"  cirn ingest (no QC): {t_ingest:.1f} s")
+    console.print(f"  cirn ingest (no QC): {t_ingest:.1f} s (cpu {t_ingest.cpu:.1f} s)")
     results.append(("1. ingest vs bcftools query", t_ingest, t_bcf_query))
     from cirn.datasets.qc import compute_qc
     t_qc, _ = timed(lambda: compute_qc(dv.path))
@@ -167,13 +193,16 @@ def main() -> None:
                   f"bcftools {t_bcf3:.3f} s")
     results.append((f"3. 1 Mb region, all samples ({len(region_rows)} genotypes)", t_duck3, t_bcf3))
 
-    table = Table("task", "cirn (s)", "bcftools (s)", "ratio bcftools/cirn", "goal")
+    table = Table("task", "cirn wall / cpu (s)", "bcftools wall / cpu (s)", "ratio wall", "ratio cpu", "goal")
     goals = {"1": 1, "2": 10, "3": 10}
     for name, ours_t, theirs in results:
-        ratio = theirs / ours_t
+        ratio, ratio_cpu = theirs / ours_t, theirs.cpu / max(ours_t.cpu, 1e-9)
         goal = goals[name[0]]
-        table.add_row(name, f"{ours_t:.3f}", f"{theirs:.3f}", f"{ratio:.1f}x",
-                      f"[{'green' if ratio >= goal else 'red'}]>= {goal}x[/]")
+
+        def mark(r):
+            return f"[{'green' if r >= goal else 'red'}]{r:.1f}x[/]"
+        table.add_row(name, f"{ours_t:.3f} / {ours_t.cpu:.3f}", f"{theirs:.3f} / {theirs.cpu:.3f}",
+                      mark(ratio), mark(ratio_cpu), f">= {goal}x")
     console.print(table)
     console.print(f"cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}; files in {work}")
 

@@ -191,8 +191,30 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
         if writer is not None:
             writer.close()
     removed = int((~keep).sum())
+    if removed and {"info_ac", "info_an", "info_af"} & set(vsel) and "dosage" in geno_cols:
+        _recount_alleles(out, variants.select(vsel))
     described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
     return rows, removed, described
+
+
+def _recount_alleles(out: Path, variants: pa.Table) -> None:
+    """INFO AC/AN/AF counted the withdrawn too; recount them from the extract's own genotypes."""
+    import duckdb
+    con = duckdb.connect()
+    counts = con.sql(f"""SELECT variant_key, sum(dosage)::BIGINT AS ac, 2 * count(dosage) AS an
+                         FROM read_parquet('{out}/genotypes/*/*.parquet') GROUP BY variant_key""").fetchall()
+    con.close()
+    by_key = {k: (ac, an) for k, ac, an in counts}
+    keys = variants.column("variant_key").to_pylist()
+    ac = [by_key.get(k, (0, 0))[0] for k in keys]
+    an = [by_key.get(k, (0, 0))[1] for k in keys]
+    new = {"info_ac": pa.array(ac, pa.int64()), "info_an": pa.array(an, pa.int64()),
+           "info_af": pa.array([a / n if n else None for a, n in zip(ac, an)], pa.float64())}
+    for name, values in new.items():
+        if name in variants.column_names:
+            i = variants.schema.get_field_index(name)
+            variants = variants.set_column(i, name, values.cast(variants.schema.field(i).type))
+    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
 
 
 def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,

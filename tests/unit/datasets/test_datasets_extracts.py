@@ -103,6 +103,12 @@ def test_withdrawal_removes_participant_and_their_sample(cohort):
                    f"WHERE sample = '{gone}'").fetchall()[0][0]
     assert n == 0
     assert {e.dataset_id: e.removed for e in built} == {"cohort": 1, "cohort-vcf": 1}
+    # INFO allele counts no longer include the withdrawn participant.
+    recount = duckdb.sql(f"SELECT variant_key, sum(dosage)::BIGINT, 2 * count(dosage) FROM "
+                         f"read_parquet('{data}/cohort-vcf/genotypes/*/*.parquet') GROUP BY 1").fetchall()
+    info = {r["variant_key"]: (r["info_ac"], r["info_an"])
+            for r in pq.read_table(data / "cohort-vcf/variants.parquet").to_pylist()}
+    assert all(info[k] == (ac, an) for k, ac, an in recount)
     with cohort.db.session() as s:
         with pytest.raises(Conflict):
             withdraw(s, ADMIN, "RD000003")
