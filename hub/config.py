@@ -99,8 +99,10 @@ def configure_spawner(c, s: HubSettings) -> None:
     c.ProjectSpawner.enclave = s.enclave
     c.ProjectSpawner.hub_api_port = s.hub_api_port
     c.ProjectSpawner.egress_api_port = s.egress_api_port
-    c.ProjectSpawner.start_timeout = 120
-    c.ProjectSpawner.http_timeout = 60
+    # Generous: twenty JupyterLab servers starting at once on a 2-core host take minutes, and a
+    # timeout there loses a researcher's start for nothing.
+    c.ProjectSpawner.start_timeout = 180
+    c.ProjectSpawner.http_timeout = 180
     c.ProjectSpawner.default_url = "/lab/tree/project"
     c.ProjectSpawner.notebook_dir = "/home/jovyan"
 
