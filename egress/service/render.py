@@ -60,6 +60,12 @@ def render_notebook(data: bytes, findings: list[dict]) -> str:
         if m:
             by_cell.setdefault(int(m.group(1)), []).append(f)
     cells = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) or []:
+            data = output.get("data") or {}
+            # Scripts never run here; without them nbconvert shows the HTML or text form instead.
+            for mime in [m for m in data if "javascript" in m or "widget" in m]:
+                del data[mime]
     for i, cell in enumerate(nb.cells, start=1):
         if i in by_cell:
             lines = "\n".join(f"- **{f['severity'].upper()}** `{f['check']}` at {f['location']}: "

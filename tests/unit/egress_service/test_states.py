@@ -51,3 +51,10 @@ def test_other_audited_actions_have_events_and_the_diagram_is_generated():
     assert {"submit", "decide", "comment", "download", "scan"} <= set(EVENTS)
     diagram = mermaid()
     assert diagram.count("-->") == len(TRANSITIONS) + 1
+
+
+def test_the_documented_state_diagram_is_the_generated_one():
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[3] / "egress" / "service" / "README.md"
+    assert mermaid() in readme.read_text()
