@@ -309,6 +309,11 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
         grants = [(g.dataset_id, g.version, granted_columns(g.columns)) for g in project.grants]
         gone = withdrawn_set(s, state)
     versions = [(catalog.resolve(d, v), cols) for d, v, cols in grants]
+    for dv, _ in versions:
+        problems = catalog.verify(dv, quick=True)
+        if problems:
+            raise Conflict(f"{dv.ref} no longer matches its manifest ({problems[0]}); nothing was provisioned. "
+                           f"Run `cirn datasets verify {dv.ref}` and restore the file")
     ps = Pseudonymiser(project_key(state, slug))
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)

@@ -147,6 +147,11 @@ def register_files(state: StateFolder, files: list[Path], dataset_id: str, versi
             entries.append(entry)
             if progress:
                 progress(f.name)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.Table.from_pylist([
+            {"file": e["file"], "sample": e["sample"], "reads": e["reads"], "size": e["size"]} for e in entries
+        ]), draft.path / "files.parquet")
         draft.meta.update({
             "description": description,
             "reads": entries,

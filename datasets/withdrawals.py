@@ -60,7 +60,12 @@ def linked_samples(state: StateFolder, participants: set[str]) -> set[str]:
         m = dv.manifest
         if m.get("kind") == "clinical" and m.get("participant_column") and m.get("sample_column"):
             pc, sc = m["participant_column"], m["sample_column"]
-            t = pq.read_table(dv.path / m["tables"]["table"]["file"], columns=[pc, sc]).to_pydict()
+            try:
+                t = pq.read_table(dv.path / m["tables"]["table"]["file"], columns=[pc, sc]).to_pydict()
+            except (OSError, ValueError) as exc:
+                # Skipping it could leave a withdrawn participant's samples in an extract: stop instead.
+                raise Conflict(f"cannot read {dv.ref} to find the samples of withdrawn participants ({exc}); "
+                               f"run `cirn datasets verify {dv.ref}` and restore it") from None
             found.update(str(s) for p, s in zip(t[pc], t[sc]) if p is not None and s is not None
                          and str(p) in participants)
         elif m.get("kind") in ("fastq", "bam"):

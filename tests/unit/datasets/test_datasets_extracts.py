@@ -171,3 +171,13 @@ def test_egress_identifier_list_holds_the_project_pseudonyms(cohort):
     assert set(t.column("participant_id").to_pylist()) <= listed
     assert set(t.column("sample_id").to_pylist()) <= listed
     assert not any(x.startswith(("RD", "SMP")) for x in listed)
+
+
+def test_a_changed_source_file_stops_provisioning(cohort):
+    table = cohort.state.datasets / "cohort/1.0/table.parquet"
+    table.chmod(0o644)
+    with open(table, "ab") as fh:
+        fh.write(b"tampered")
+    with pytest.raises(Conflict, match="table.parquet: size changed"):
+        provision_project(cohort, "proj-a", ADMIN)
+    assert not (cohort.state.project_data("proj-a") / "cohort").exists()
