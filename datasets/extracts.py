@@ -184,7 +184,8 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
             sample_new = pa.DictionaryArray.from_arrays(pa.array(new_idx[order].astype(np.int32)), new_dict)
             t = t.set_column(t.schema.get_field_index("sample"), "sample", sample_new).select(gsel)
             if writer is None:
-                writer = pq.ParquetWriter(dest, t.schema, compression="zstd")
+                writer = pq.ParquetWriter(dest, t.schema, compression="zstd", compression_level=1,
+                                          write_statistics=[c for c in ("variant_key", "pos") if c in t.schema.names])
             writer.write_table(t, row_group_size=max(1, len(t)))
             if src.parent.parent.name == "genotypes":
                 rows += len(t)
