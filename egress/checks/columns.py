@@ -49,6 +49,22 @@ def numeric_expr(name: str, dtype) -> pl.Expr:
     return pl.col(name).str.strip_chars().str.replace_all(",", "").str.strip_suffix("%").cast(pl.Float64, strict=False)
 
 
+def to_float(value) -> float | None:
+    """`numeric()` for one value: thousands separators and a trailing % removed."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip().replace(",", "")
+    if text.endswith("%"):
+        text = text[:-1]
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number else None  # NaN is no number here
+
+
 def filled_expr(name: str, dtype) -> pl.Expr:
     """How many cells of a column hold something."""
     if dtype != pl.Utf8:

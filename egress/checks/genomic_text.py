@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from .masked import MaskedText
 
-RSID = re.compile(r"rs\d{3,}")  # starts with a literal, so the search skips quickly
+RSID_BYTES = re.compile(rb"rs[0-9]{3,}")  # on UTF-8 bytes: a literal start, so the search skips quickly
 GENOTYPE = re.compile(r"(?<![\w/|.])(?:[0-2.][/|][0-2.]|[ACGT][/|][ACGT]|[ACGT]{2}(?=[\s,;\t]|$))(?![\w/|])")
 # A person-level token: letters then digits (S0001, NA12878, P-0042), not an rsID or a chromosome.
 PERSON_TOKEN = re.compile(r"(?<![\w])(?!rs\d|chr)[A-Za-z]{1,8}[-_]?\d{2,}(?![\w.])")
@@ -19,11 +19,13 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def genotype_lines(text: str) -> Iterator[tuple[int, str]]:
+def genotype_lines(text: str, masked: MaskedText | None = None) -> Iterator[tuple[int, str]]:
     """Offsets of lines that hold an ID, an rsID and a genotype: one person's genotype."""
+    masked = masked or MaskedText(text)
+    matches = list(RSID_BYTES.finditer(masked.raw))
     pos = 0
-    for match in RSID.finditer(text):
-        start, end = match.span()
+    for m, start in zip(matches, masked.char_offsets(m.start() for m in matches)):
+        end = start + (m.end() - m.start())
         if start < pos or (start > 0 and _is_word(text[start - 1])) or (end < len(text) and _is_word(text[end])):
             continue
         line_start = text.rfind("\n", 0, start) + 1
@@ -32,7 +34,7 @@ def genotype_lines(text: str) -> Iterator[tuple[int, str]]:
         pos = line_end
         line = text[line_start:line_end]
         if GENOTYPE.search(line) and PERSON_TOKEN.search(line):
-            yield line_start, match.group(0)
+            yield line_start, text[start:end]
 
 
 def sequences(masked: MaskedText, min_length: int) -> Iterator[tuple[int, int]]:

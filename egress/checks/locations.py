@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import bisect
-
 
 class LineIndex:
-    """Line starts of a text, so that an offset becomes 'line L, col C' in O(log n)."""
+    """Offsets of a text as 'line L, col C'. Lines are counted from the previous lookup (checks
+    report in text order), so a text with few findings is never indexed line by line."""
 
     def __init__(self, text: str):
         self.text = text
-        self._starts: list[int] | None = None
-
-    @property
-    def starts(self) -> list[int]:
-        # built on the first lookup: most texts have no finding and never need it
-        if self._starts is None:
-            starts = [0]
-            find = self.text.find
-            i = find("\n")
-            while i >= 0:
-                starts.append(i + 1)
-                i = find("\n", i + 1)
-            self._starts = starts
-        return self._starts
+        self._last_offset = 0
+        self._last_line = 1
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of `offset`."""
-        line = bisect.bisect_right(self.starts, offset) - 1
-        return line + 1, offset - self.starts[line] + 1
+        if offset >= self._last_offset:
+            line = self._last_line + self.text.count("\n", self._last_offset, offset)
+        else:
+            line = 1 + self.text.count("\n", 0, offset)
+        self._last_offset, self._last_line = offset, line
+        return line, offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+
+    def line_start(self, offset: int) -> int:
+        return self.text.rfind("\n", 0, offset) + 1
 
     def text_location(self, offset: int) -> str:
         line, col = self.line_col(offset)
@@ -45,8 +39,8 @@ class DelimitedLocator:
         self.header = header or []
 
     def __call__(self, offset: int) -> str:
-        line, col = self.lines.line_col(offset)
-        line_start = self.lines.starts[line - 1]
+        line, _col = self.lines.line_col(offset)
+        line_start = self.lines.line_start(offset)
         field = _field_index(self.text[line_start:offset], self.delimiter)
         name = self.header[field] if field < len(self.header) else f"#{field + 1}"
         if line == 1:

@@ -115,8 +115,9 @@ def _ner_engine(model: NerModel):
     return engine, recognizer
 
 
-PHONE_SHAPE = re.compile(rb"000[-. )]+0000")       # on folded text: 010-1234-5678, 02) 312 4567
-PASSPORT_SHAPE = re.compile(rb"000[aB]0000")       # M123A4567
+PHONE_SEPARATORS = b"-. )"
+
+
 LABEL_MARKS = (b":", b"=", "：".encode())
 
 
@@ -130,8 +131,20 @@ class Prefilter:
 
     def byte_offsets(self, masked: MaskedText) -> list[int]:
         hits = list(masked.find_all(b"000000"))
-        hits += [m.start() for m in masked.finditer(PHONE_SHAPE)]
-        hits += [m.start() for m in masked.finditer(PASSPORT_SHAPE)]
+        folded = masked.masked
+        # phone shapes (010-1234-5678, 02) 312 4567): a separator, four digits, three digits before
+        for sep in PHONE_SEPARATORS:
+            for i in masked.find_all(bytes([sep]) + b"0000"):
+                j = i
+                while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
+                    j -= 1
+                if j >= 3 and folded[j - 3:j] == b"000":
+                    hits.append(j - 3)
+        # passport shapes (M123A4567): three digits, a letter, four digits
+        for needle in (b"0a0000", b"0B0000"):
+            for i in masked.find_all(needle):
+                if i >= 2 and folded[i - 2:i] == b"00":
+                    hits.append(i - 2)
         hits += list(masked.find_all(b"@"))
         if self.labels:
             raw = masked.raw

@@ -162,6 +162,12 @@ def _sniff_text(head: bytes, name: str) -> Sniffed:
     delimiter = detect_delimiter(head)
     if delimiter:
         return Sniffed("table", "tsv" if delimiter == b"\t" else "csv")
+    first_line = stripped.split(b"\n", 1)[0]
+    # ragged rows break the field-count test; a .csv/.tsv name whose header has fields decides it
+    if name.lower().endswith(".tsv") and b"\t" in first_line:
+        return Sniffed("table", "tsv")
+    if name.lower().endswith(".csv") and b"," in first_line:
+        return Sniffed("table", "csv")
     return Sniffed("text", "text")
 
 

@@ -34,28 +34,55 @@ class TableView:
     column and per check."""
 
     SAMPLE = 200
+    SMALL = 2000  # rows; below this plain Python beats polars' fixed cost per operation
 
     def __init__(self, df: pl.DataFrame):
         self.df = df
+        self._numeric: dict[str, pl.Series] = {}
+        if df.height <= self.SMALL:
+            self._profile_small(df)
+            return
         dtypes = dict(zip(df.columns, df.dtypes))
         text_cols = [c for c in df.columns if dtypes[c] == pl.Utf8]
         if df.height > self.SAMPLE:
             # A column whose first cells are mostly not numbers is text: skip casting all of it.
+            # The same for genotype and 'n (p%)' columns: free-text columns are not regex-matched whole.
             head = df.head(self.SAMPLE).select(
                 [col.numeric_expr(c, dtypes[c]).is_not_null().sum().alias(f"num:{c}") for c in df.columns]
-                + [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in df.columns]).row(0, named=True)
-            candidates = [c for c in df.columns if head[f"num:{c}"] >= 0.5 * max(head[f"filled:{c}"], 1)]
+                + [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in df.columns]
+                + [pl.col(c).str.contains(col.GENOTYPE_VALUE).sum().alias(f"gt:{c}") for c in text_cols]
+                + [pl.col(c).str.contains(col.N_PERCENT_VALUE).sum().alias(f"npct:{c}") for c in text_cols]
+            ).row(0, named=True)
+            half = {c: 0.5 * max(head[f"filled:{c}"], 1) for c in df.columns}
+            candidates = [c for c in df.columns if head[f"num:{c}"] >= half[c]]
+            gt_cols = [c for c in text_cols if head[f"gt:{c}"] >= half[c]]
+            npct_cols = [c for c in text_cols if head[f"npct:{c}"] >= half[c]]
         else:
-            candidates = list(df.columns)
+            candidates, gt_cols, npct_cols = list(df.columns), text_cols, text_cols
         exprs = [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in df.columns]
-        exprs += [pl.col(c).str.contains(col.GENOTYPE_VALUE).sum().alias(f"gt:{c}") for c in text_cols]
-        exprs += [pl.col(c).str.contains(col.N_PERCENT_VALUE).sum().alias(f"npct:{c}") for c in text_cols]
+        exprs += [pl.col(c).str.contains(col.GENOTYPE_VALUE).sum().alias(f"gt:{c}") for c in gt_cols]
+        exprs += [pl.col(c).str.contains(col.N_PERCENT_VALUE).sum().alias(f"npct:{c}") for c in npct_cols]
         for c in candidates:
             num = col.numeric_expr(c, dtypes[c])
             exprs.append(num.is_not_null().sum().alias(f"num:{c}"))
             exprs.append(((num >= 0) & (num == num.round(0))).fill_null(True).all().alias(f"int:{c}"))
         self.stats = df.select(exprs).row(0, named=True) if exprs else {}
-        self._numeric: dict[str, pl.Series] = {}
+
+    def _profile_small(self, df: pl.DataFrame) -> None:
+        stats: dict = {}
+        genotype, n_pct = re.compile(col.GENOTYPE_VALUE), re.compile(col.N_PERCENT_VALUE)
+        for name in df.columns:
+            values = df[name].to_list()
+            texts = [str(v).strip() for v in values if v is not None and str(v).strip() != ""]
+            numbers = [col.to_float(v) for v in values]
+            present = [v for v in numbers if v is not None]
+            stats[f"filled:{name}"] = len(texts)
+            stats[f"num:{name}"] = len(present)
+            stats[f"int:{name}"] = all(v >= 0 and v == round(v) for v in present)
+            stats[f"gt:{name}"] = sum(1 for t in texts if genotype.match(t))
+            stats[f"npct:{name}"] = sum(1 for t in texts if n_pct.match(t))
+            self._numeric[name] = pl.Series(name, numbers, dtype=pl.Float64)
+        self.stats = stats
 
     def numeric(self, name: str) -> pl.Series:
         if name not in self._numeric:

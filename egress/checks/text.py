@@ -34,13 +34,14 @@ def scan_text(text: str, ctx: ScanContext, locate: Locate) -> list[Finding]:
         findings.append(Finding(ENTITY_CHECKS.get(hit.entity, "pii." + hit.entity.lower()), severity,
                                 locate(hit.start), f"{ENTITY_LABELS.get(hit.entity, hit.entity)} {redact(hit.value)}"))
     findings += genomic_findings(text, masked, ctx, locate)
-    findings += residual_dof_findings(text, ctx, locate)
+    if b"egrees of freedom" in masked.raw or b"Residual" in masked.raw:
+        findings += residual_dof_findings(text, ctx, locate)
     return findings
 
 
 def genomic_findings(text: str, masked: MaskedText, ctx: ScanContext, locate: Locate) -> list[Finding]:
     findings = []
-    for offset, rsid in genotype_lines(text):
+    for offset, rsid in genotype_lines(text, masked):
         findings.append(Finding("genotype.per-person-line", Verdict.BLOCK, locate(offset),
                                 f"a person's genotype at {rsid} (ID, rsID and genotype on one line)"))
     for offset in fasta_records(text):

@@ -84,3 +84,21 @@ def test_many_findings_are_capped_with_a_summary(scan):
     report = scan("many.csv", "group,n\n" + rows)
     found = only(report, "small-count.threshold")
     assert len(found) == 51 and found[-1].location == "file" and "150 more" in found[-1].message
+
+
+def _docx(text: str) -> bytes:
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", f'<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>')
+    return buf.getvalue()
+
+
+def test_word_document_text_is_checked(scan):
+    report = scan("report.docx", _docx("Cohort summary. 연락처 010-1234-5678"))
+    assert report.kind == "document"
+    assert only(report, "pii.kr-phone")[0].location.startswith("word/document.xml, line ")
+    clean = scan("clean.docx", _docx("Cohort summary without people."))
+    assert clean.verdict.label == "review" and [f.check for f in clean.findings] == ["blocked-type.office-document"]

@@ -153,3 +153,8 @@ def test_html_table(scan):
 def test_table_checks_do_not_fire_on_large_aggregate(scan):
     rows = "\n".join(f"g{i},{100 + i},{200 + i}" for i in range(200))
     assert checks(scan("big.csv", "group,M,F\n" + rows + "\n")) == set()
+
+
+def test_ragged_csv_is_still_checked_as_a_table(scan):
+    report = scan("ragged.csv", "group,n\nA,3,extra\nB\n")
+    assert report.kind == "table" and locations(report, "small-count.threshold") == ["row 1, column 'n'"]
