@@ -255,9 +255,11 @@ def forward(listen: tuple[str, int], to: tuple[str, int], stop: threading.Event)
 def project_network(target: Target) -> tuple[str, str]:
     """Create cirn-proj-<slug> (internal, in the project pool) and connect the target to it."""
     net = f"cirn-proj-{SLUG}"
+    run(["docker", "network", "rm", net], check=False)
     for _ in range(10):
         third = secrets.randbelow(250) + 3
         proc = run(["docker", "network", "create", "--internal", "--subnet", f"10.213.{third}.0/24",
+                    "--gateway", f"10.213.{third}.1",
                     "--label", f"org.cirn.project={SLUG}", "-o", "com.docker.network.bridge.enable_icc=true", net],
                    check=False)
         if proc.returncode == 0:
