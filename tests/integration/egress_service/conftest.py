@@ -133,8 +133,9 @@ def make_world(home, prefix) -> World:
     return World(enclave, hub, prefix)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory):
+    """One hub for the whole package: starting one takes most of a minute."""
     w = make_world(tmp_path_factory.mktemp("egress-home"), "x" + uuid.uuid4().hex[:6])
     w.hub.start()
     wait_service(w.hub)
