@@ -235,18 +235,12 @@ def _register_optional_groups() -> None:
     """Parts that live in their own folders add their command groups here."""
     from cirn.hub.cli import register as register_hub
     register_hub(main)
-    try:
-        from cirn.datasets.cli import register as register_datasets
-    except ImportError:
-        pass
-    else:
-        register_datasets(main)
-    try:
-        from cirn.egress.cli import register as register_egress
-    except ImportError:
-        pass
-    else:
-        register_egress(main)
+    from cirn.datasets.cli import register as register_datasets
+    register_datasets(main)
+    from cirn.egress.cli import register as register_egress
+    register_egress(main)
+    from cirn.egress.service.cli import register as register_review
+    register_review(main)
 
 
 _register_optional_groups()
