@@ -52,12 +52,20 @@ def _ensure_datasets(enclave: Enclave, progress) -> None:
     source = enclave.state.root / "demo-source"
     progress("synthesising a rare-disease cohort (300 participants, 3,000 variants)")
     out = synthesise(source, participants=300, variants=3000)
+    from cirn import audit
+
+    def audited(dv, kind: str) -> None:
+        # The library publishes; the audit event is the caller's, as in `cirn datasets ingest`.
+        with enclave.db.session() as s:
+            audit.record(s, ACTOR, "dataset.published", f"{dv.dataset_id}@{dv.version}", kind=kind,
+                         source_project="demo-synthetic", files=len(dv.manifest["files"]))
+
     if not published(CLINICAL_ID):
-        ingest_clinical(enclave.state, out.clinical, CLINICAL_ID, VERSION, source_project="demo-synthetic",
-                        description="Synthetic rare-disease cohort: clinical table")
+        audited(ingest_clinical(enclave.state, out.clinical, CLINICAL_ID, VERSION, source_project="demo-synthetic",
+                                description="Synthetic rare-disease cohort: clinical table"), "clinical")
     if not published(GENOTYPES_ID):
-        ingest_vcf(enclave.state, out.vcf, GENOTYPES_ID, VERSION, source_project="demo-synthetic",
-                   description="Synthetic rare-disease cohort: genotypes")
+        audited(ingest_vcf(enclave.state, out.vcf, GENOTYPES_ID, VERSION, source_project="demo-synthetic",
+                           description="Synthetic rare-disease cohort: genotypes"), "vcf")
     progress(f"published {CLINICAL_ID}@{VERSION} and {GENOTYPES_ID}@{VERSION}")
 
 
