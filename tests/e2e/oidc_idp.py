@@ -87,3 +87,13 @@ class OIDCProvider:
     def log_tail(self) -> str:
         p = self.folder / "provider.log"
         return p.read_text(errors="replace")[-3000:] if p.exists() else ""
+
+
+def oidc_login(page, hub_url: str, user: str, password: str) -> None:
+    """In the browser: the hub's login page, on to the provider, sign in (the caller waits for where it lands)."""
+    page.goto(f"{hub_url}/hub/login")
+    page.get_by_text("Sign in with CIRN identity").click()
+    page.wait_for_selector("#idp-username")
+    page.fill("#idp-username", user)
+    page.fill("#idp-password", password)
+    page.click("#idp-login")

@@ -13,6 +13,7 @@ from cirn.enclave import Enclave
 from cirn.hub.harness import new_hub
 
 from tests.e2e.oidc_idp import OIDCProvider
+from tests.e2e.oidc_idp import oidc_login as _oidc_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub]
 
@@ -46,12 +47,7 @@ def oidc_hub(tmp_path_factory):
 
 
 def oidc_login(page, hub, user, password):
-    page.goto(f"{hub.url}/hub/login")
-    page.get_by_text("Sign in with CIRN identity").click()
-    page.wait_for_selector("#idp-username")
-    page.fill("#idp-username", user)
-    page.fill("#idp-password", password)
-    page.click("#idp-login")
+    _oidc_login(page, hub.url, user, password)
 
 
 def hub_user(hub, name):

@@ -1,0 +1,188 @@
+"""The whole path as people walk it, in a real browser, logging in through a real OpenID provider:
+a researcher applies with documents → the distribution and research committees approve → an
+enclave admin provisions → the researcher starts the project's server and queries the granted
+dataset with DuckDB in JupyterLab. Each step checks what that person sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from cirn.datasets.clinical import ingest_clinical
+from cirn.enclave import Enclave
+from cirn.hub.applications.samples import CLINICAL_CSV, minimal_pdf
+from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.policies.application_rules import load_application_policy
+
+from tests.e2e.oidc_idp import OIDCProvider, oidc_login
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
+
+USERS = {"alice": {"password": "alice-pw-7", "name": "Alice Kim", "groups": ["researchers"]},
+         "dana": {"password": "dana-pw-7", "groups": ["distribution-committee"]},
+         "remy": {"password": "remy-pw-7", "groups": ["research-committee"]},
+         "root": {"password": "root-pw-7", "groups": ["enclave-admins"]}}
+POLICY = load_application_policy()
+# Rows per diagnosis, and the variables the project's extract holds.
+QUERY = ("import duckdb; t = '/data/cohort/table.parquet'; "
+         "print(duckdb.sql(f\"select diagnosis, count(*) as n from '{t}' group by 1 order by 1\").fetchall(), "
+         "sorted(c[0] for c in duckdb.sql(f\"select * from '{t}'\").description))")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, docker_client, images):
+    home = tmp_path_factory.mktemp("cirn-flow")
+    home.chmod(0o755)
+    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
+    enclave.init()
+    src = home / "cohort.csv"
+    src.write_text(CLINICAL_CSV)
+    ingest_clinical(enclave.state, src, "cohort", "1.0", source_project="test", description="Rare-disease cohort")
+    hub = new_hub(home)
+    idp = OIDCProvider(home / "idp", USERS, redirect_uris=[f"{hub.url}/hub/oauth_callback"],
+                       post_logout_redirect_uris=[f"{hub.url}/hub/login"])
+    idp.start()
+    hub.env = idp.hub_env()
+    slug = "f" + uuid.uuid4().hex[:6] + "-burden"
+    try:
+        hub.start()
+        yield hub, enclave, slug
+    finally:
+        hub.stop()
+        idp.stop()
+        remove_test_objects(docker_client, slug[:7])
+
+
+def signed_in(browser, hub, user):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    oidc_login(page, hub.url, user, USERS[user]["password"])
+    page.wait_for_url(f"{hub.url}/hub/home")
+    page.goto(f"{hub.url}/services/applications/")
+    page.wait_for_selector("#applications-main")
+    return page
+
+
+def state_of(page) -> str:
+    return page.locator("#app-state").get_attribute("data-state")
+
+
+def test_apply_review_provision_and_query_in_jupyterlab(browser, page, world):
+    hub, enclave, slug = world
+    today = dt.date.today()
+    irb_expiry = today + dt.timedelta(days=180)
+
+    # 1. The researcher logs in through the identity provider and has no project yet.
+    oidc_login(page, hub.url, "alice", USERS["alice"]["password"])
+    page.wait_for_url(f"{hub.url}/hub/home")
+    assert page.locator("#cirn-no-projects").is_visible()
+
+    # 2. She fills the application: purpose, plan, period, and only the variables she needs.
+    page.goto(f"{hub.url}/services/applications/")
+    page.click("#new-application")
+    page.fill("#title", "Variant burden by diagnosis")
+    page.fill("#project_slug", slug)
+    page.fill("#purpose", "Compare age at diagnosis across rare-disease groups.")
+    page.fill("#research_plan", "Descriptive statistics by diagnosis.")
+    page.fill("#infrastructure", "CIRN enclave notebooks only.")
+    page.fill("#data_use_plan", "Counts of at least ten leave through egress review.")
+    page.fill("#requested_start", today.isoformat())
+    page.fill("#requested_end", (today + dt.timedelta(days=365)).isoformat())
+    page.check("input[name='dataset'][value='cohort@1.0']")
+    for var in ("participant_id", "age", "diagnosis"):
+        page.check(f"input[name='var:cohort@1.0'][value='{var}']")
+    page.click("#save-application")
+    page.wait_for_selector("#app-state")
+    assert state_of(page) == "draft"
+    missing = page.locator("#missing").inner_text()
+    assert "Upload the IRB approval notice." in missing and "Read and sign the security pledge." in missing
+    assert page.locator("#submit-application").is_disabled()
+    app_url = page.url.split("?")[0]
+
+    # 3. Documents: the IRB notice with its number and expiry, then the other required ones.
+    for doc in POLICY.required_documents:
+        page.select_option("#doc-kind", doc.id)
+        if doc.id == "irb":
+            page.fill("#irb_number", "IRB-2026-0421")
+            page.fill("#irb_expires", irb_expiry.isoformat())
+        page.set_input_files("#doc-file", files=[{"name": f"{doc.id}.pdf", "mimeType": "application/pdf",
+                                                  "buffer": minimal_pdf(doc.title)}])
+        page.click("#upload-document")
+        page.wait_for_selector("#flash")
+        assert f"{doc.title} uploaded." in page.locator("#flash").inner_text()
+    assert page.locator("#irb-number").inner_text() == "IRB-2026-0421"
+
+    # 4. She reads and signs the pledge, and submits.
+    assert "only for the approved purpose" in page.locator("#pledge-text").inner_text()
+    page.check("#pledge-accept")
+    page.fill("#pledge-name", "Alice Kim")
+    page.click("#sign-pledge")
+    page.wait_for_selector("#pledge-signed")
+    assert page.locator("#missing").count() == 0
+    assert page.locator("#app-expiry").inner_text().startswith(irb_expiry.isoformat())
+    page.click("#submit-application")
+    page.wait_for_selector("#flash")
+    assert state_of(page) == "in_review"
+
+    # 5. The research review committee approves first, then the distribution committee.
+    for user, committee, comment in (("remy", "research", "Proportionate and ethical."),
+                                     ("dana", "distribution", "")):
+        reviewer = signed_in(browser, hub, user)
+        reviewer.locator("#to-review a", has_text="Variant burden by diagnosis").click()
+        reviewer.wait_for_selector(f"#decide-{committee}")
+        reviewer.fill(f"#decide-{committee} textarea[name=comment]", comment)
+        reviewer.locator(f"#decide-{committee} button[value=approve]").click()
+        reviewer.wait_for_selector("#flash")
+        assert f"Decision recorded for the {committee} committee." in reviewer.locator("#flash").inner_text()
+        reviewer.context.close()
+    page.goto(app_url)
+    assert state_of(page) == "approved"
+    assert "Proportionate and ethical." in page.locator("#decisions").inner_text()
+
+    # 6. The enclave admin provisions with one action and sees the whole history.
+    admin = signed_in(browser, hub, "root")
+    admin.locator("#to-provision a", has_text="Variant burden by diagnosis").click()
+    admin.click("#provision")
+    admin.wait_for_selector("#flash", timeout=120_000)
+    assert f"Project {slug} is ready" in admin.locator("#flash").inner_text()
+    assert state_of(admin) == "provisioned"
+    admin.click("#history-link")
+    history = admin.locator("#history").inner_text()
+    for action in ("application.submitted", "application.research_approved", "application.distribution_approved",
+                   "application.approved", "application.provisioned", "project.created", "project.provisioned"):
+        assert action in history
+    admin.context.close()
+
+    # 7. The researcher sees the project on the hub, starts it, and queries the granted data.
+    page.goto(f"{hub.url}/hub/home")
+    row = page.locator(f"tr[data-project='{slug}']")
+    assert "cohort@1.0" in row.inner_text() and irb_expiry.isoformat() in row.inner_text()
+    row.locator("a", has_text="Start").click()
+    page.wait_for_url(f"**/user/alice/{slug}/lab**", timeout=180_000)
+    page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
+    page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=120_000)
+    cell = page.locator(".jp-Notebook .jp-Cell").first
+    editor = cell.locator(".cm-content")
+    output = cell.locator(".jp-OutputArea-output")
+    # A run sent while the notebook is still connecting to its kernel can be lost: try again.
+    for _ in range(5):
+        for dialog in page.locator(".jp-Dialog button.jp-mod-accept").all():
+            dialog.click()
+        if "duckdb" not in editor.inner_text():
+            editor.click()
+            page.keyboard.press("Control+a")
+            page.keyboard.insert_text(QUERY)
+        editor.click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            output.first.wait_for(timeout=30_000)
+            break
+        except Exception:
+            page.wait_for_timeout(2_000)
+    text = output.first.inner_text()
+    assert "[('RD1', 14), ('RD2', 13), ('RD3', 13)]" in text, text
+    # Only the granted variables are there: no sex, no hpo_terms.
+    assert "['age', 'diagnosis', 'participant_id']" in text, text
