@@ -165,3 +165,35 @@ def test_committee_asks_for_changes_and_applicant_sees_the_comment(service):
     page = alice.get(app_id)
     assert 'data-state="changes_requested"' in page.text and "Ask only for the variables you need." in page.text
     assert 'id="edit-application"' in page.text
+
+
+def test_amendment_changes_the_project_only_once_provisioned(service):
+    """Runs after the whole flow above, which provisioned svc-study for alice, bob and dora."""
+    _, enclave, _ = service
+    bob, dana, remy, root = (who(service, n) for n in ("bob", "dana", "remy", "root"))
+    assert who(service, "mallory").post("amend/svc-study").status_code == 403
+    r = bob.post("amend/svc-study")
+    assert r.status_code == 302 and r.headers["Location"].split("?")[0].endswith("/edit")
+    app_id = re.search(r"/services/applications/(\d+)", r.headers["Location"]).group(1)
+    today = dt.date.today()
+    r = bob.post(f"{app_id}/edit", {
+        "title": "Diagnosis and age", "purpose": "Age at diagnosis, now with sex.", "research_plan": "Same.",
+        "infrastructure": "Enclave only.", "data_use_plan": "Aggregates.", "requested_start": today.isoformat(),
+        "requested_end": (today + dt.timedelta(days=100)).isoformat(), "members": "alice dora mallory",
+        "dataset": "clin@1.0", "var:clin@1.0": ["participant_id", "age", "diagnosis", "sex"]})
+    assert r.status_code == 302, r.text
+    page = bob.get(app_id)
+    assert "Amendment of <code>svc-study</code>" in page.text
+    assert "Read and sign the security pledge." in page.text  # documents carry over, the signature does not
+    bob.post(f"{app_id}/pledge", {"accept": "yes", "name": "Bob Park", "pledge_sha256": POLICY.pledge.sha256})
+    assert bob.post(f"{app_id}/submit").status_code == 302
+    dana.post(f"{app_id}/decide", {"committee": "distribution", "outcome": "approve"})
+    remy.post(f"{app_id}/decide", {"committee": "research", "outcome": "approve"})
+    with enclave.db.session() as s:
+        assert "mallory" not in [m.username for m in projects.get_project(s, "svc-study").members]
+    assert root.post(f"{app_id}/provision").status_code == 302
+    with enclave.db.session() as s:
+        p = projects.get_project(s, "svc-study")
+        assert [m.username for m in p.members] == ["alice", "bob", "dora", "mallory"]
+        assert p.grants[0].columns == '["age", "diagnosis", "participant_id", "sex"]'
+        assert p.expires == today + dt.timedelta(days=100)
