@@ -45,3 +45,46 @@ def test_oidc_settings_name_what_is_missing():
     assert s.issuer == "https://idp.example/realms/cirn" and s.callback_url == "http://10.0.0.5:443/hub/oauth_callback"
     with pytest.raises(LoginConfigError, match="idp-group=hub-group"):
         OIDCSettings.from_env({**base, "CIRN_OIDC_GROUP_MAP": "admins=root"})
+
+
+def _settings(enclave, authenticator, ip="127.0.0.1", env=None):
+    from cirn.enclave import Enclave
+    from cirn.hub.config import HubSettings
+
+    e = Enclave(enclave.state, None, {**enclave.environ, **(env or {})})
+    return HubSettings(enclave=e, ip=ip, authenticator=authenticator)
+
+
+def test_demo_login_refuses_a_non_loopback_address_and_oidc_needs_its_settings(enclave):
+    from traitlets.config import Config
+
+    from cirn.hub.auth import LoopbackOnly
+    from cirn.hub.login import configure_login
+
+    with pytest.raises(LoopbackOnly):
+        configure_login(Config(), _settings(enclave, "demo", ip="0.0.0.0"))
+    with pytest.raises(LoginConfigError, match="CIRN_OIDC_ISSUER"):
+        configure_login(Config(), _settings(enclave, "oidc", ip="0.0.0.0"))
+
+
+def test_oidc_configuration_maps_discovery_groups_refresh_and_logout(enclave):
+    from traitlets.config import Config
+
+    from cirn.hub.login import EnclaveOIDCAuthenticator, configure_oidc
+
+    env = {"CIRN_OIDC_ISSUER": "https://idp.example", "CIRN_OIDC_CLIENT_ID": "hub", "CIRN_OIDC_CLIENT_SECRET": "x",
+           "CIRN_OIDC_CALLBACK_URL": "https://cirn.example/hub/oauth_callback", "CIRN_AUTH_REFRESH_AGE": "60"}
+    s = _settings(enclave, "oidc", ip="0.0.0.0", env=env)
+    meta = {"authorization_endpoint": "https://idp.example/auth", "token_endpoint": "https://idp.example/token",
+            "userinfo_endpoint": "https://idp.example/me", "end_session_endpoint": "https://idp.example/logout"}
+    c = Config()
+    configure_oidc(c, s, OIDCSettings.from_env(env), meta)
+    a = c.EnclaveOIDCAuthenticator
+    assert c.JupyterHub.authenticator_class is EnclaveOIDCAuthenticator
+    assert (a.token_url, a.userdata_url, a.manage_groups, a.enable_auth_state) == (
+        "https://idp.example/token", "https://idp.example/me", True, True)
+    assert a.auth_refresh_age == 60 and a.refresh_pre_spawn is True
+    assert a.auth_state_groups_key({"oauth_user": {"groups": ["/researchers", "other"]}}) == ["researchers"]
+    assert a.logout_redirect_url.startswith("https://idp.example/logout?client_id=hub&post_logout_redirect_uri=")
+    assert a.admin_groups == {"enclave-admins"}
+    assert len(c.CryptKeeper["keys"][0]) == 64  # (.keys is the dict method on a Config)
