@@ -25,7 +25,7 @@ def enclave_hub(tmp_path_factory, docker_client, images):
     prefix = "e" + uuid.uuid4().hex[:6]
     slugs = {"open": f"{prefix}-study", "held": f"{prefix}-paused"}
     with enclave.db.session() as s:
-        set_account(s, "test", "alice", "correct horse battery")
+        set_account(s, "test", "alice", "correct horse battery", groups=["researchers"])
         for key, slug in slugs.items():
             projects.create_project(s, "test", slug, f"Study {key}", dt.date.today() + dt.timedelta(days=30))
             projects.add_member(s, "test", slug, "alice")
@@ -66,6 +66,9 @@ def test_researcher_starts_a_project_and_lab_shows_data_and_project(page, enclav
     row_open = page.locator(f"tr[data-project='{slugs['open']}']")
     row_held = page.locator(f"tr[data-project='{slugs['held']}']")
     assert "suspended" in row_held.inner_text()
+    # The enclave's services are one click away: release requests and data-access applications.
+    services = page.locator("#cirn-services").inner_text()
+    assert "Egress review" in services and "Data-access applications" in services
     assert row_held.locator("a", has_text="Start").count() == 0
     row_open.locator("a", has_text="Start").click()
     page.wait_for_url(f"**/user/alice/{slugs['open']}/lab**", timeout=120_000)
