@@ -210,7 +210,8 @@ while time.time() < deadline:
     model = s.get(f"{base}/hub/api/users/{USER}", headers=h, timeout=10).json()
     server = model.get("servers", {}).get(SLUG) or {}
     if server.get("ready"):
-        lab = s.get(f"{base}/user/{USER}/{SLUG}/api/status", headers=h, timeout=20)
+        # The browser's way in: the server's own OAuth with the hub completes on the hub cookie.
+        lab = s.get(f"{base}/user/{USER}/{SLUG}/lab", timeout=60)
         print(json.dumps({"ready": True, "lab": lab.status_code}))
         sys.exit(0)
     time.sleep(2)
