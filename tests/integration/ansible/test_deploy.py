@@ -369,8 +369,10 @@ def test_backup_and_restore_into_an_empty_state_folder(deployed):
 
 def test_missing_certificate_fails_early_naming_the_variable(deployed):
     target = deployed["target"]
-    proc = target.playbook("-e", f"cirn_wheelhouse_archive={deployed['archive']}", "-e", "cirn_tls_self_signed=false",
-                           "-e", "cirn_tls_cert_src=/nonexistent/cert.pem", check=False, timeout=300)
+    # JSON extra vars: `-e key=false` would pass the string "false", which the type check refuses first.
+    proc = target.playbook("-e", f"cirn_wheelhouse_archive={deployed['archive']}",
+                           "-e", json.dumps({"cirn_tls_self_signed": False, "cirn_tls_cert_src": "/nonexistent/cert.pem"}),
+                           check=False, timeout=300)
     assert proc.returncode != 0
     assert "cirn_tls_cert_src" in proc.stdout
     r = recap(proc)
