@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,20 @@ class StateFolder:
     def hub(self) -> Path:
         """JupyterHub's own runtime files (its database, cookie secret, proxy pid)."""
         return self.root / "hub"
+
+    def secret(self, name: str, nbytes: int = 32) -> str:
+        """A secret (hex) kept in secrets/<name>, made on first use, so that restarts reuse it.
+
+        Written to a temporary name and renamed, readable by the owner only.
+        """
+        path = self.secrets / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{name}.tmp")
+            tmp.write_text(secrets.token_hex(nbytes))
+            tmp.chmod(0o600)
+            tmp.rename(path)
+        return path.read_text().strip()
 
     def ensure(self) -> None:
         """Create the folders of the layout; secrets are readable by the owner only."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,17 +31,6 @@ class HubSettings:
     authenticator: str = "demo"  # "demo" (local accounts, loopback only); OIDC comes with its own settings
     reconcile_interval: float | None = None
     extra_services: list[dict] = field(default_factory=list)
-
-
-def _secret_file(path: Path, nbytes: int = 32) -> str:
-    """A secret kept in the state folder, made on first use, so restarts reuse it."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(nbytes))
-        tmp.chmod(0o600)
-        tmp.rename(path)
-    return path.read_text().strip()
 
 
 def configure_runtime(c, s: HubSettings) -> None:
@@ -77,7 +65,7 @@ def configure_network(c, s: HubSettings) -> None:
     hub_dir = s.enclave.state.hub
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
     c.ConfigurableHTTPProxy.should_start = True
-    c.ConfigurableHTTPProxy.auth_token = _secret_file(s.enclave.state.secrets / "proxy_auth_token")
+    c.ConfigurableHTTPProxy.auth_token = s.enclave.state.secret("proxy_auth_token")
     c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "proxy.pid")
     if s.proxy_command:
         c.ConfigurableHTTPProxy.command = s.proxy_command

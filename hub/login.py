@@ -190,7 +190,6 @@ def configure_oidc(c, s, settings: OIDCSettings, meta: dict) -> None:
     c.GenericOAuthenticator.logout_redirect_url <- the provider's end_session_endpoint
     c.JupyterHub.cookie_max_age_days            <- CIRN_SESSION_HOURS / 24
     """
-    from .config import _secret_file
 
     a = c.EnclaveOIDCAuthenticator
     c.JupyterHub.authenticator_class = EnclaveOIDCAuthenticator
@@ -211,7 +210,7 @@ def configure_oidc(c, s, settings: OIDCSettings, meta: dict) -> None:
     a.allowed_groups = set(HUB_GROUPS)
     a.admin_groups = set(settings.admin_groups)
     a.enable_auth_state = True
-    c.CryptKeeper.keys = [_secret_file(s.enclave.state.secrets / "jupyterhub_crypt_key")]
+    c.CryptKeeper.keys = [s.enclave.state.secret("jupyterhub_crypt_key")]
     a.auth_refresh_age = settings.refresh_age
     a.refresh_pre_spawn = True
     if meta.get("end_session_endpoint"):

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,14 +72,7 @@ class OAuthCallback(HubOAuthCallbackHandler):
 
 def cookie_secret(enclave: Enclave) -> bytes:
     """Kept in the state folder, so a restart does not log everyone out."""
-    path = enclave.state.secrets / "egress_cookie_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        tmp.rename(path)
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(enclave.state.secret("egress_cookie_secret"))
 
 
 def make_app(desk: ReleaseDesk, hub_auth: HubOAuth, checks: ChecksWorker) -> web.Application:

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import secrets
 from pathlib import Path
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
@@ -363,14 +362,8 @@ class OAuthCallback(HubOAuthCallbackHandler):
 
 
 def cookie_secret(enclave: Enclave) -> bytes:
-    path = enclave.state.secrets / "applications_cookie_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        tmp.rename(path)
-    return bytes.fromhex(path.read_text().strip())
+    """Kept in the state folder, so a restart does not log everyone out."""
+    return bytes.fromhex(enclave.state.secret("applications_cookie_secret"))
 
 
 def make_app(enclave: Enclave, hub_auth: HubOAuth, policy: ApplicationPolicy) -> web.Application:
