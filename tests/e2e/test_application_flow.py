@@ -1,11 +1,15 @@
 """The whole path as people walk it, in a real browser, logging in through a real OpenID provider:
 a researcher applies with documents → the distribution and research committees approve → an
 enclave admin provisions → the researcher starts the project's server and queries the granted
-dataset with DuckDB in JupyterLab. Each step checks what that person sees."""
+dataset with DuckDB in JupyterLab → she saves an aggregate table in the project folder and asks
+for its release from JupyterLab's Release menu → she sees the request and the checks' verdict in
+her requests, and an egress reviewer (not on the project) sees it in the review queue. Each step
+checks what that person sees."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -23,12 +27,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 USERS = {"alice": {"password": "alice-pw-7", "name": "Alice Kim", "groups": ["researchers"]},
          "dana": {"password": "dana-pw-7", "groups": ["distribution-committee"]},
          "remy": {"password": "remy-pw-7", "groups": ["research-committee"]},
-         "root": {"password": "root-pw-7", "groups": ["enclave-admins"]}}
+         "root": {"password": "root-pw-7", "groups": ["enclave-admins"]},
+         "rita": {"password": "rita-pw-7", "groups": ["egress-reviewers"]}}
 POLICY = load_application_policy()
 # Rows per diagnosis, and the variables the project's extract holds.
 QUERY = ("import duckdb; t = '/data/cohort/table.parquet'; "
          "print(duckdb.sql(f\"select diagnosis, count(*) as n from '{t}' group by 1 order by 1\").fetchall(), "
          "sorted(c[0] for c in duckdb.sql(f\"select * from '{t}'\").description))")
+# The result to release: counts per diagnosis (all of ten or more), saved in the project folder.
+RESULT = "diagnosis_counts.csv"
+SAVE = ("import duckdb; t = '/data/cohort/table.parquet'; out = '/home/jovyan/project/" + RESULT + "'; "
+        "duckdb.sql(f\"copy (select diagnosis, count(*) as n from '{t}' group by 1 order by 1) to '{out}' (header)\"); "
+        "print(open(out).read())")
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +196,56 @@ def test_apply_review_provision_and_query_in_jupyterlab(browser, page, world):
     assert "[('RD1', 14), ('RD2', 13), ('RD3', 13)]" in text, text
     # Only the granted variables are there: no sex, no hpo_terms.
     assert "['age', 'diagnosis', 'participant_id']" in text, text
+
+    # 8. She saves the aggregate table in the project folder from a second cell, and sees it there.
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
+    cell.locator(".cm-content").click()
+    page.keyboard.insert_text(SAVE)
+    page.keyboard.press("Shift+Enter")
+    saved = cell.locator(".jp-OutputArea-output").first
+    saved.wait_for(timeout=60_000)
+    assert "diagnosis,n\nRD1,14\nRD2,13\nRD3,13" in saved.inner_text(), saved.inner_text()
+    # JupyterLab opens in the project folder (~/project), where the file browser now lists the table.
+    assert page.locator(".jp-BreadCrumbs").inner_text().strip(" /") == "project"
+    page.locator(".jp-DirListing-content").get_by_text(RESULT, exact=True).wait_for()
+
+    # 9. She asks for its release from JupyterLab's Release menu: the service's picker opens in a tab.
+    page.locator(".lm-MenuBar-itemLabel", has_text="Release").click()
+    with page.context.expect_page() as opened:
+        page.locator(".lm-Menu-itemLabel", has_text="Ask for a release").click()
+    svc = opened.value
+    svc.set_default_timeout(60_000)
+    svc.click(f"#new-{slug}")
+    row = svc.locator(f"#workspace-files tr[data-path='{RESULT}']")
+    row.locator("input[type=checkbox]").check()
+    row.locator(f"input[name='justification:{RESULT}']").fill("counts per diagnosis, every count at least 13")
+    svc.fill("#reason", "Table 1 of the paper: participants per diagnosis")
+    svc.click("#submit-request")
+    svc.wait_for_selector("#flash")
+    assert "the files were copied and are being checked" in svc.locator("#flash").inner_text()
+    rid = int(svc.url.split("/requests/")[1].split("?")[0])
+    for _ in range(120):
+        if svc.locator("#request-state").get_attribute("data-state") != "submitted":
+            break
+        time.sleep(1)
+        svc.reload()
+    assert svc.locator("#request-state").get_attribute("data-state") == "checked"
+    assert svc.locator("#request-verdict").inner_text() == "pass"
+
+    # 10. Her requests list it, checked, with the checks' verdict.
+    svc.goto(f"{hub.url}/services/egress/")
+    mine = svc.locator(f"#my-requests tr[data-request='{rid}']")
+    assert mine.get_attribute("data-state") == "checked"
+    cells = mine.locator("td").all_inner_texts()
+    assert cells[1:4] == [slug, "alice", "checked"] and cells[5] == "pass", cells
+
+    # 11. An egress reviewer, who is not on the project, logs in the same way and finds it in the queue.
+    reviewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    reviewer.set_default_timeout(60_000)
+    oidc_login(reviewer, hub.url, "rita", USERS["rita"]["password"])
+    reviewer.wait_for_url(f"{hub.url}/hub/home")
+    reviewer.goto(f"{hub.url}/services/egress/queue")
+    queued = reviewer.locator(f"#queue tr[data-request='{rid}']").inner_text()
+    for seen in (slug, "alice", "Table 1 of the paper", "pass", RESULT, "checked"):
+        assert seen in queued, queued
+    reviewer.context.close()
