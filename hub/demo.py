@@ -1,4 +1,5 @@
-"""The demo enclave: synthetic datasets, two projects, local accounts, built images.
+"""The demo enclave: synthetic datasets, two projects, local accounts, a sample data-access
+application waiting for the committees, built images.
 
 Idempotent: running it again keeps what exists (datasets are immutable, accounts keep their
 passwords) and only adds what is missing.
@@ -114,6 +115,19 @@ def _ensure_accounts(enclave: Enclave, progress) -> dict[str, str]:
     return known
 
 
+def _ensure_sample_application(enclave: Enclave, progress) -> None:
+    from .applications.samples import SAMPLE_APPLICATION, sample_application
+
+    app_id, state, created = sample_application(enclave, ACTOR)
+    spec = SAMPLE_APPLICATION
+    where = f"sample application {app_id} ({spec['project_slug']}, by {spec['applicant']})"
+    if state == "in_review":
+        progress(f"{where} {'submitted, now' if created else 'is'} in committee review: log in as dana or remy "
+                 "and open Data-access applications on the hub home page")
+    else:
+        progress(f"{where} is {state.replace('_', ' ')}")
+
+
 def prepare_demo(enclave: Enclave, progress=print, build_images: bool = True) -> dict[str, str]:
     enclave.init()
     if build_images:
@@ -122,6 +136,7 @@ def prepare_demo(enclave: Enclave, progress=print, build_images: bool = True) ->
     _ensure_datasets(enclave, progress)
     _ensure_projects(enclave, progress)
     accounts = _ensure_accounts(enclave, progress)
+    _ensure_sample_application(enclave, progress)
     progress("demo accounts (also in secrets/demo-accounts.json):")
     for name, admin, groups in ACCOUNTS:
         progress(f"  {name:<6} {accounts[name]}   {', '.join(groups)}" + ("   (hub admin)" if admin else ""))
