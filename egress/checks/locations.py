@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import bisect
+
 
 class LineIndex:
-    """Offsets of a text as 'line L, col C'. Lines are counted from the previous lookup (checks
-    report in text order), so a text with few findings is never indexed line by line."""
+    """Offsets of a text as 'line L, col C'. Lines are counted from the nearest offset already
+    looked up before the one asked for (checks report in text order, each check from the start
+    again), so a text with few findings is never indexed line by line."""
 
     def __init__(self, text: str):
         self.text = text
-        self._last_offset = 0
-        self._last_line = 1
+        self._offsets = [0]  # sorted offsets looked up so far, and the line each is on
+        self._lines = [1]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of `offset`."""
-        if offset >= self._last_offset:
-            line = self._last_line + self.text.count("\n", self._last_offset, offset)
-        else:
-            line = 1 + self.text.count("\n", 0, offset)
-        self._last_offset, self._last_line = offset, line
+        i = bisect.bisect_right(self._offsets, offset) - 1
+        known = self._offsets[i]
+        line = self._lines[i] + self.text.count("\n", known, offset)
+        if offset != known:
+            self._offsets.insert(i + 1, offset)
+            self._lines.insert(i + 1, line)
         return line, offset - (self.text.rfind("\n", 0, offset) + 1) + 1
 
     def line_start(self, offset: int) -> int:

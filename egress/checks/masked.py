@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
 _TABLE = bytearray(range(256))
 for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
     _TABLE[_c] = ord("a")
@@ -19,14 +21,27 @@ for _c in b"ACGTNacgtn":
 for _c in b"0123456789":
     _TABLE[_c] = ord("0")
 TABLE = bytes(_TABLE)
+# Character offsets are counted from the nearest block start, so a lookup decodes at most one block.
+BLOCK = 1 << 12
 
 
 class MaskedText:
-    def __init__(self, text: str):
+    """`raw` may be passed when the caller already holds the UTF-8 bytes `text` was decoded from
+    (a file read as UTF-8), which saves encoding the text again."""
+
+    def __init__(self, text: str, raw: bytes | None = None):
         self.text = text
-        self.raw = text.encode("utf-8", "surrogatepass")
+        # Lone surrogates (from a notebook's JSON escapes) are kept as 3 bytes each, so offsets hold.
+        self.surrogates = False
+        if raw is None:
+            try:
+                raw = text.encode("utf-8")
+            except UnicodeEncodeError:
+                raw, self.surrogates = text.encode("utf-8", "surrogatepass"), True
+        self.raw = raw
         self.masked = self.raw.translate(TABLE)
         self.is_ascii = len(self.raw) == len(text)
+        self._block_chars: np.ndarray | None = None
 
     def find_all(self, needle: bytes, start: int = 0) -> Iterator[int]:
         """Byte offsets of every occurrence of `needle` in the folded text (non-overlapping)."""
@@ -40,12 +55,27 @@ class MaskedText:
         return pattern.finditer(self.masked)
 
     def char_offsets(self, byte_offsets: Iterable[int]) -> list[int]:
-        """Character offsets of sorted byte offsets (each on a character boundary)."""
+        """Character offsets of byte offsets (each on a character boundary)."""
         if self.is_ascii:
             return list(byte_offsets)
-        out, last_byte, last_char = [], 0, 0
+        starts, data, raw = self._block_starts(), self._bytes, self.raw
+        out = []
         for b in byte_offsets:
-            last_char += len(self.raw[last_byte:b].decode("utf-8", "surrogatepass"))
-            last_byte = b
-            out.append(last_char)
+            block = b // BLOCK
+            if self.surrogates:
+                tail = data[block * BLOCK:b]
+                out.append(int(starts[block]) + int(np.count_nonzero(tail.view(np.int8) >= -64)))
+            else:  # a block may start inside a character: 'ignore' drops its continuation bytes
+                out.append(int(starts[block]) + len(raw[block * BLOCK:b].decode("utf-8", "ignore")))
         return out
+
+    def _block_starts(self) -> np.ndarray:
+        """The character offset at which each BLOCK of bytes starts: the bytes before it that are
+        not UTF-8 continuation bytes (0b10xxxxxx), counted in one vectorised pass."""
+        if self._block_chars is None:
+            data = self._bytes = np.frombuffer(self.raw, dtype=np.uint8)
+            full = len(data) // BLOCK
+            # as int8, continuation bytes are exactly the values below -64
+            lead = BLOCK - (data[:full * BLOCK].view(np.int8).reshape(full, BLOCK) < -64).sum(axis=1, dtype=np.int64)
+            self._block_chars = np.concatenate(([0], np.cumsum(lead, dtype=np.int64)))
+        return self._block_chars

@@ -14,6 +14,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+import polars as pl
+
 from cirn.errors import CirnError
 from cirn.policies.egress_rules import EgressPolicy, NerModel
 
@@ -75,8 +77,10 @@ def build_analyzer(policy: EgressPolicy):
     names = policy.names
     recognizers = build_recognizers(names.labels, names.surnames, policy.pii.context_window)
     language = LANGUAGE
+    enhancer = None  # Presidio's LemmaContextAwareEnhancer, which reads the model's tokens
     if policy.ner_model is None:
         nlp_engine = NoOpNlpEngine(models=[{"lang_code": language, "model_name": "none"}])
+        enhancer = _without_tokens_enhancer()
     else:
         nlp_engine, ner_recognizer = _ner_engine(policy.ner_model)
         language = policy.ner_model.language
@@ -85,7 +89,25 @@ def build_analyzer(policy: EgressPolicy):
         recognizers.append(ner_recognizer)
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[language], global_regex_flags=REGEX_FLAGS)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[language],
-                          default_score_threshold=policy.pii.score_threshold)
+                          default_score_threshold=policy.pii.score_threshold, context_aware_enhancer=enhancer)
+
+
+def _without_tokens_enhancer():
+    """The analyzer-level context enhancer for the no-op NLP engine. Presidio's own one looks for
+    context words among spaCy tokens; the no-op engine has none, so it never changes a score and
+    its cost is deep-copying every candidate result. Our recognizers read their context words
+    themselves (`WindowContext`)."""
+    from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+
+    class WithoutTokens(ContextAwareEnhancer):
+        def __init__(self):
+            super().__init__(context_similarity_factor=0.0, min_score_with_context_similarity=0.0,
+                             context_prefix_count=0, context_suffix_count=0)
+
+        def enhance_using_context(self, text, raw_results, nlp_artifacts, recognizers, context=None):
+            return raw_results
+
+    return WithoutTokens()
 
 
 def _ner_engine(model: NerModel):
@@ -128,32 +150,43 @@ class Prefilter:
     def __init__(self, labels: list[str]):
         self.labels = tuple(label.lower() for label in labels)
         self.longest = max((len(label.encode()) for label in labels), default=0) + 8
+        self.needles = [b"000000", *(bytes([sep]) + b"0000" for sep in PHONE_SEPARATORS), b"0a0000", b"0B0000", b"@"]
+        if self.labels:
+            self.needles += LABEL_MARKS
 
     def byte_offsets(self, masked: MaskedText) -> list[int]:
-        hits = list(masked.find_all(b"000000"))
-        folded = masked.masked
-        # phone shapes (010-1234-5678, 02) 312 4567): a separator, four digits, three digits before
-        for sep in PHONE_SEPARATORS:
-            for i in masked.find_all(bytes([sep]) + b"0000"):
+        folded, raw = masked.masked, masked.raw
+        hits = []
+        for i in needle_offsets(masked, self.needles):
+            if folded.startswith(b"000000", i) or folded.startswith(b"@", i):
+                hits.append(i)
+            elif folded.startswith((b"0a0000", b"0B0000"), i):
+                # passport shapes (M123A4567): three digits, a letter, four digits
+                if i >= 2 and folded[i - 2:i] == b"00":
+                    hits.append(i - 2)
+            elif folded[i] in PHONE_SEPARATORS:
+                # phone shapes (010-1234-5678, 02) 312 4567): a separator, four digits, three digits before
                 j = i
                 while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
                     j -= 1
                 if j >= 3 and folded[j - 3:j] == b"000":
                     hits.append(j - 3)
-        # passport shapes (M123A4567): three digits, a letter, four digits
-        for needle in (b"0a0000", b"0B0000"):
-            for i in masked.find_all(needle):
-                if i >= 2 and folded[i - 2:i] == b"00":
-                    hits.append(i - 2)
-        hits += list(masked.find_all(b"@"))
-        if self.labels:
-            raw = masked.raw
-            for mark in LABEL_MARKS:
-                for i in masked.find_all(mark):
-                    before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
-                    if before.endswith(self.labels):
-                        hits.append(i)
+            elif self.labels and folded.startswith(LABEL_MARKS, i):
+                before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
+                if before.endswith(self.labels):
+                    hits.append(i)
         return sorted(set(hits))
+
+
+def needle_offsets(masked: MaskedText, needles: list[bytes]) -> list[int]:
+    """Byte offsets in the folded text where any of `needles` starts: one Aho–Corasick pass in
+    polars (overlapping matches, so no shape hides another), or, for bytes that are not UTF-8,
+    one `bytes.find` pass per needle."""
+    try:
+        text = pl.Series([masked.masked], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:  # lone surrogates from a notebook's JSON escapes
+        return [i for needle in needles for i in masked.find_all(needle)]
+    return text.str.find_many([n.decode() for n in needles], overlapping=True)[0].to_list()
 
 
 class PiiScanner:

@@ -155,18 +155,26 @@ def _cap(findings: list[Finding]) -> list[Finding]:
 
 def decode(data: bytes) -> str:
     """Text as a person's editor would show it: UTF-8, else Korean CP949, else Latin-1."""
-    for encoding in ("utf-8-sig", "cp949"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    return decode_with_utf8(data)[0]
+
+
+def decode_with_utf8(data: bytes) -> tuple[str, bytes | None]:
+    """The text, and its UTF-8 bytes when the file was UTF-8 (so the checks need not encode it again)."""
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    try:
+        return body.decode("utf-8"), body
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp949"), None
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), None
 
 
 def _scan_plain_text(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
-    text = decode(data)
+    text, utf8 = decode_with_utf8(data)
     lines = LineIndex(text)
-    findings = scan_text(text, ctx, lines.text_location)
+    findings = scan_text(text, ctx, lines.text_location, utf8)
     if fmt == "html" and "<table" in text.lower():
         for ti, df in enumerate(tr.read_html_tables(text), start=1):
             findings += ctx.tables.check(df, f"table {ti}")
@@ -174,15 +182,15 @@ def _scan_plain_text(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
 
 
 def _scan_delimited(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
-    text = decode(data)
+    text, utf8 = decode_with_utf8(data)
     delimiter = "\t" if fmt == "tsv" else (detect_delimiter(data[:8192]) or b",").decode()
     try:
         df = tr.read_delimited(data if not data.startswith(b"\xef\xbb\xbf") else data[3:], delimiter)
     except tr.TableReadError as exc:
-        return scan_text(text, ctx, LineIndex(text).text_location) + [
+        return scan_text(text, ctx, LineIndex(text).text_location, utf8) + [
             Finding("blocked-type.unreadable-table", Verdict.REVIEW, "file", f"{exc}; only its text was checked")]
     locator = DelimitedLocator(text, delimiter, df.columns)
-    return scan_text(text, ctx, locator) + ctx.tables.check(df)
+    return scan_text(text, ctx, locator, utf8) + ctx.tables.check(df)
 
 
 def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:

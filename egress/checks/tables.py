@@ -18,6 +18,14 @@ from . import columns as col
 from .findings import Finding, Verdict
 from .names import LATIN_FULL_NAME, is_korean_full_name
 
+def _between(values: pl.Series, low: float, high: float) -> list[tuple[int, float]]:
+    """(row, value) of the cells with low < value < high, rows from 1. The filter runs in polars,
+    so a table of a million counts costs Python only its hits."""
+    hit = ((values > low) & (values < high)).fill_null(False)
+    rows = hit.arg_true()
+    return list(zip((rows + 1).to_list(), values.filter(hit).to_list()))
+
+
 def _loc(where: str, row: int | None, column: str | None) -> str:
     parts = [where] if where else []
     if row is not None:
@@ -59,14 +67,26 @@ class TableView:
             npct_cols = [c for c in text_cols if head[f"npct:{c}"] >= half[c]]
         else:
             candidates, gt_cols, npct_cols = list(df.columns), text_cols, text_cols
-        exprs = [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in df.columns]
+        # Only these columns can be numeric, genotype or 'n (p%)'; for the others no share is read.
+        profiled = [c for c in df.columns if c in set(candidates) | set(gt_cols) | set(npct_cols)]
+        # A plain cast reads clean numbers; only a column with cells it cannot read (' 12', '1,200',
+        # '12%') pays for the cleaning expression, which copies every cell three times.
+        direct = {c: pl.col(c).cast(pl.Float64, strict=False) for c in candidates}
+        exprs = [col.filled_expr(c, dtypes[c]).alias(f"filled:{c}") for c in profiled]
         exprs += [pl.col(c).str.contains(col.GENOTYPE_VALUE).sum().alias(f"gt:{c}") for c in gt_cols]
         exprs += [pl.col(c).str.contains(col.N_PERCENT_VALUE).sum().alias(f"npct:{c}") for c in npct_cols]
-        for c in candidates:
-            num = col.numeric_expr(c, dtypes[c])
-            exprs.append(num.is_not_null().sum().alias(f"num:{c}"))
-            exprs.append(((num >= 0) & (num == num.round(0))).fill_null(True).all().alias(f"int:{c}"))
+        exprs += [(direct[c].is_null() & (pl.col(c).str.len_bytes() > 0)).any().alias(f"unclean:{c}")
+                  for c in candidates if dtypes[c] == pl.Utf8]
         self.stats = df.select(exprs).row(0, named=True) if exprs else {}
+        if not candidates:
+            return
+        numbers = df.select([(col.numeric_expr(c, dtypes[c]) if self.stats.get(f"unclean:{c}") else direct[c]).alias(c)
+                             for c in candidates])
+        self._numeric = {c: numbers[c] for c in candidates}
+        self.stats.update(numbers.select(
+            [pl.col(c).is_not_null().sum().alias(f"num:{c}") for c in candidates]
+            + [((pl.col(c) >= 0) & (pl.col(c) == pl.col(c).round(0))).fill_null(True).all().alias(f"int:{c}")
+               for c in candidates]).row(0, named=True))
 
     def _profile_small(self, df: pl.DataFrame) -> None:
         stats: dict = {}
@@ -158,8 +178,9 @@ class TableChecker:
         base = self.policy.rounding_base
         if not base:
             return False
-        nonzero = [v for v in values.to_list() if v]
-        return len(nonzero) >= self.policy.rounding_min_cells and all(v % base == 0 for v in nonzero)
+        nonzero = values.drop_nulls()
+        nonzero = nonzero.filter(nonzero != 0)
+        return len(nonzero) >= self.policy.rounding_min_cells and bool((nonzero % base == 0).all())
 
     def _small_counts(self, df: pl.DataFrame, counts: dict[str, pl.Series], where: str) -> list[Finding]:
         findings = []
@@ -167,9 +188,7 @@ class TableChecker:
         zeros = Verdict.parse(self.policy.zeros)
         for name, values in counts.items():
             rounded = self._rounded(values)
-            for row, v in enumerate(values.to_list(), start=1):
-                if v is None or v >= min_count:
-                    continue
+            for row, v in _between(values, float("-inf"), min_count):
                 v = int(v)
                 if v == 0:
                     if zeros != Verdict.PASS:
@@ -211,10 +230,9 @@ class TableChecker:
             if not col.SURVIVAL_NAME.search(name) or not self.view.is_numeric(name, 1.0):
                 continue
             used.add(name)
-            for row, v in enumerate(self.view.numeric(name).to_list(), start=1):
-                if v is not None and 0 < v < threshold:
-                    findings.append(Finding("small-count.survival", Verdict.BLOCK, _loc(where, row, name),
-                                            f"survival count {v:g} is below {threshold}"))
+            for row, v in _between(self.view.numeric(name), 0, threshold):
+                findings.append(Finding("small-count.survival", Verdict.BLOCK, _loc(where, row, name),
+                                        f"survival count {v:g} is below {threshold}"))
         return findings
 
     def _dominance(self, df: pl.DataFrame, where: str, used: set[str]) -> list[Finding]:
@@ -264,10 +282,9 @@ class TableChecker:
             sources.append((af, (self.view.numeric(af) * self.view.numeric(an)).round(0)))
         for name, values in sources:
             used.add(name)
-            for row, v in enumerate(values.to_list(), start=1):
-                if v is not None and 0 < v < min_count:
-                    findings.append(Finding("rare-variant.allele-count", Verdict.BLOCK, _loc(where, row, name),
-                                            f"allele count {v:g} is below {min_count}: carriers of a rare variant can be identified"))
+            for row, v in _between(values, 0, min_count):
+                findings.append(Finding("rare-variant.allele-count", Verdict.BLOCK, _loc(where, row, name),
+                                        f"allele count {v:g} is below {min_count}: carriers of a rare variant can be identified"))
         return findings
 
     # -- individual-level ---------------------------------------------------------------------

@@ -21,9 +21,10 @@ RESIDUAL_DOF = [
 ]
 
 
-def scan_text(text: str, ctx: ScanContext, locate: Locate) -> list[Finding]:
+def scan_text(text: str, ctx: ScanContext, locate: Locate, raw: bytes | None = None) -> list[Finding]:
+    """`raw`, when given, is `text` as UTF-8 bytes (the file it was decoded from)."""
     findings: list[Finding] = []
-    masked = MaskedText(text)
+    masked = MaskedText(text, raw)
     for start, _end, ident in ctx.identifiers.find(text):
         findings.append(Finding("identifier.exact", Verdict.BLOCK, locate(start),
                                 f"identifier {redact(ident)} from the identifier list"))
