@@ -132,22 +132,32 @@ def register(main: click.Group) -> None:
                   help="Folder for the QC table and report (default: ./qc-ID-V).")
     @click.option("--fail-on", type=click.Choice(["samples", "variants", "any"]), default=None,
                   help="Exit with status 1 if any sample / variant / either fails: QC as a gate.")
+    @click.option("--clinical", "clinical_ref", default=None, metavar="ID@V",
+                  help="Clinical dataset whose sex column the chrX sex check is compared with "
+                       "(default: the clinical table of the catalog that covers most samples).")
     @click.pass_obj
-    def qc_cmd(enclave, ref, out_dir, fail_on):
+    def qc_cmd(enclave, ref, out_dir, fail_on, clinical_ref):
         """Sample and variant QC of VCF dataset ID@V with the policy's thresholds."""
         from .catalog import Catalog
-        from .qc import run_qc_into
-        dv = Catalog(enclave.state).resolve_ref(ref)
+        from .qc import record_qc, run_qc_into
+        catalog = Catalog(enclave.state)
+        dv = catalog.resolve_ref(ref)
         if dv.kind != "vcf":
             raise click.UsageError(f"{dv.ref} is a {dv.kind} dataset; QC applies to VCF datasets")
+        clinical = catalog.resolve_ref(clinical_ref) if clinical_ref else None
         out_dir = out_dir or Path(f"qc-{dv.dataset_id}-{dv.version}")
         with progress_bar(f"QC of {dv.ref}") as _:
-            summary = run_qc_into(dv.path, out_dir, enclave.policy.qc, dv.ref)
+            summary = run_qc_into(dv.path, out_dir, enclave.policy.qc, dv.ref, clinical)
         _ready(enclave)
+        record_qc(enclave.state, dv, out_dir, summary)
         _record(enclave, "dataset.qc_run", dv.ref, samples_failed=summary["samples_failed"],
-                variants_failed=summary["variants_failed"], out=str(out_dir))
+                variants_failed=summary["variants_failed"], sex_mismatches=summary["sex_mismatches"],
+                clinical_sex=summary["clinical_sex"], out=str(out_dir))
         click.echo(f"{dv.ref}: {summary['samples_failed']} of {summary['samples']} samples and "
                    f"{summary['variants_failed']} of {summary['variants']} variants fail QC")
+        click.echo(f"sex check: {summary['sex_mismatches']} sample(s) flagged sex-mismatch against "
+                   f"{summary['clinical_sex']}" if summary["clinical_sex"] else
+                   "sex check: no clinical table with a sex column covers these samples (see --clinical)")
         click.echo(f"QC tables and report in {out_dir} (open {out_dir / 'report.html'})")
         failed = {"samples": summary["samples_failed"], "variants": summary["variants_failed"],
                   "any": summary["samples_failed"] + summary["variants_failed"]}
@@ -289,8 +299,10 @@ def register(main: click.Group) -> None:
         with progress_bar(f"provisioning {slug}") as advance:
             built = provision_project(enclave, slug, _actor(), progress=lambda _ref: advance(1))
         for e in built:
+            left_out = ([f"{e.removed} withdrawn removed"] if e.removed else []) + (
+                [f"{e.qc_excluded} sample(s) left out: failed {e.qc_source}"] if e.qc_excluded else [])
             click.echo(f"{e.dataset_id}@{e.version}: {e.rows} rows at {e.path}"
-                       + (f" ({e.removed} withdrawn removed)" if e.removed else ""))
+                       + (f" ({'; '.join(left_out)})" if left_out else ""))
         click.echo(f"project {slug} provisioned with {len(built)} extract(s)")
 
 

@@ -2,8 +2,10 @@
 identifiers replaced by the project's pseudonyms, built in a temporary folder and swapped in atomically.
 
 Layout: $CIRN_HOME/projects/<slug>/data/<dataset_id>/ with the dataset's tables (Parquet), a
-`dataset.json` describing the extract and, for FASTQ/BAM, hard links named by pseudonym. Files
-are 0444 and folders 0555. Rows are put in a project-specific order, so that row positions do not
+`dataset.json` describing the extract and, for FASTQ/BAM, files named by pseudonym (hard links,
+or rewritten copies where the file itself names the source sample; see read_pseudonyms.py).
+Samples that failed the version's QC are left out of VCF extracts when the policy says so
+(`qc.extracts.exclude_failed_samples`). Files are 0444 and folders 0555. Rows are put in a project-specific order, so that row positions do not
 line up across two projects' extracts (which would link their pseudonyms).
 """
 
@@ -15,7 +17,7 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ from cirn.state import StateFolder
 from .catalog import Catalog, DatasetVersion
 from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
+from .qc import QcVerdict, qc_verdict
+from .read_pseudonyms import ReadFile, pseudonymise_read_file, safe_suffix
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
@@ -45,7 +49,20 @@ class Extract:
     version: str
     path: Path
     rows: int
+    removed: int               # withdrawn participants / samples
+    qc_excluded: int = 0       # samples left out because they failed the version's QC
+    qc_source: str | None = None
+
+
+@dataclass
+class Built:
+    """What a builder made: row count, rows removed for withdrawal, the dictionary, and notes for dataset.json."""
+
+    rows: int
     removed: int
+    described: list[dict]
+    qc_excluded: int = 0
+    notes: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,7 +121,7 @@ def _check_known(dv: DatasetVersion, wanted: list[str] | None, available: set[st
 
 
 def _build_clinical(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
-                    gone: WithdrawnSet) -> tuple[int, int, list[dict]]:
+                    gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset()) -> Built:
     m = dv.manifest
     table = pq.read_table(dv.path / m["tables"]["table"]["file"])
     dictionary = {c["name"]: c for c in m["dictionary"]}
@@ -133,12 +150,12 @@ def _build_clinical(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: P
     pq.write_table(out_table, out / "table.parquet", compression="zstd")
     described = [{**dictionary[c], "pseudonymised": dictionary[c]["role"] == "identifier"}
                  for c in selected if c in dictionary]
-    return out_table.num_rows, removed, described
+    return Built(out_table.num_rows, removed, described)
 
 
-def _sample_maps(samples: list[str], ps: Pseudonymiser, gone: WithdrawnSet):
+def _sample_maps(samples: list[str], ps: Pseudonymiser, gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset()):
     """For each source sample: keep?, its pseudonym, and its project-specific rank."""
-    keep = np.array([not gone.contains("sample", s) for s in samples], dtype=bool)
+    keep = np.array([not gone.contains("sample", s) and s not in qc_failed for s in samples], dtype=bool)
     pseudo = [ps("sample", s) for s in samples]
     kept_sorted = sorted(p for p, k in zip(pseudo, keep) if k)
     rank_of = {p: i for i, p in enumerate(kept_sorted)}
@@ -147,10 +164,10 @@ def _sample_maps(samples: list[str], ps: Pseudonymiser, gone: WithdrawnSet):
 
 
 def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
-               gone: WithdrawnSet) -> tuple[int, int, list[dict]]:
+               gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset()) -> Built:
     m = dv.manifest
     samples = pq.read_table(dv.path / m["tables"]["samples"]["file"]).column("sample").to_pylist()
-    keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone)
+    keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone, qc_failed)
     variants = pq.read_table(dv.path / m["tables"]["variants"]["file"])
     geno_files = sorted((dv.path / "genotypes").glob("chrom=*/*.parquet"))
     geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
@@ -191,15 +208,17 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
                 rows += len(t)
         if writer is not None:
             writer.close()
-    removed = int((~keep).sum())
-    if removed and {"info_ac", "info_an", "info_af"} & set(vsel) and "dosage" in geno_cols:
+    withdrawn = np.array([gone.contains("sample", s) for s in samples], dtype=bool)
+    removed = int(withdrawn.sum())
+    qc_excluded = int((~keep & ~withdrawn).sum())   # a withdrawn sample counts as withdrawn only
+    if (~keep).any() and {"info_ac", "info_an", "info_af"} & set(vsel) and "dosage" in geno_cols:
         _recount_alleles(out, variants.select(vsel))
     described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
-    return rows, removed, described
+    return Built(rows, removed, described, qc_excluded)
 
 
 def _recount_alleles(out: Path, variants: pa.Table) -> None:
-    """INFO AC/AN/AF counted the withdrawn too; recount them from the extract's own genotypes."""
+    """INFO AC/AN/AF counted the removed samples too; recount them from the extract's own genotypes."""
     import duckdb
     con = duckdb.connect()
     counts = con.sql(f"""SELECT variant_key, sum(dosage)::BIGINT AS ac, 2 * count(dosage) AS an
@@ -219,31 +238,40 @@ def _recount_alleles(out: Path, variants: pa.Table) -> None:
 
 
 def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
-                 gone: WithdrawnSet) -> tuple[int, int, list[dict]]:
+                 gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset()) -> Built:
     m = dv.manifest
     entries = m.get("reads", [])
     available = set().union(*(e.keys() for e in entries)) if entries else set(READS_KEYS)
     _check_known(dv, cols, available - {"participant", "path"})
     files_dir = out / "files"
     files_dir.mkdir()
-    rows, removed, linked = [], 0, []
+    previous = _previous_rewrites(out.parent / dv.dataset_id)
+    rows, removed, copied, rewritten = [], 0, [], {}
     for e in entries:
         if gone.contains("sample", e.get("sample")) or gone.contains("participant", e.get("participant")):
             removed += 1
             continue
         who = ps("sample", e["sample"]) if e.get("sample") else ps("file", e["file"])
-        name = f"{who}{e['suffix']}"
+        suffix = safe_suffix(e["suffix"], e.get("kind", dv.kind))
+        name = f"{who}{suffix}"
         n = 2
         while (files_dir / name).exists():
-            name = f"{who}-{n}{e['suffix']}"
+            name = f"{who}-{n}{suffix}"
             n += 1
-        src = dv.path / e["path"]
-        _link(src, files_dir / name, linked)
-        for idx in e.get("indexes", []):
-            _link(dv.path / idx["path"], files_dir / f"{name}{idx['suffix']}", linked)
-        row = {k: v for k, v in e.items() if k not in ("participant", "path", "indexes", "suffix",
-                                                        "read_groups", "stored_as")}
+        source = ReadFile.of(dv, e)
+        made = pseudonymise_read_file(source, files_dir / name, who, previous.get(name),
+                                      out.parent / dv.dataset_id / files_dir.name)
+        if made is None:
+            # The file names no source identifier: link it (no copy of hundreds of gigabytes).
+            _link(dv.path / e["path"], files_dir / name, copied)
+            for idx in e.get("indexes", []):
+                _link(dv.path / idx["path"], files_dir / f"{name}{idx['suffix']}", copied)
+        else:
+            rewritten[name] = made
+        row = {k: v for k, v in e.items() if k not in ("participant", "path", "indexes", "suffix", "read_groups",
+                                                        "stored_as", "names_in_reads", "source_names")}
         row["sample"], row["file"] = (ps("sample", e["sample"]) if e.get("sample") else None), f"files/{name}"
+        row["size"] = (files_dir / name).stat().st_size
         if cols is not None:
             row = {k: v for k, v in row.items() if k in set(cols) | set(READS_KEYS)}
         rows.append(row)
@@ -251,7 +279,17 @@ def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseu
     pq.write_table(pa.Table.from_pylist(rows) if rows else pa.table({"sample": pa.array([], pa.string()),
                                                                       "file": pa.array([], pa.string())}),
                    out / "files.parquet")
-    return len(rows), removed, [{"name": "copied_not_linked", "files": linked}] if linked else []
+    notes = {"files_rewritten": rewritten, "files_copied_not_linked": copied}
+    return Built(len(rows), removed, [], notes=notes)
+
+
+def _previous_rewrites(previous_extract: Path) -> dict[str, dict]:
+    """Rewritten files of the extract being replaced, so an unchanged one is linked, not rewritten again."""
+    try:
+        described = json.loads((previous_extract / DESCRIPTION).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return described.get("files_rewritten") or {}
 
 
 def _link(src: Path, dest: Path, copied: list) -> None:
@@ -271,7 +309,7 @@ BUILDERS = {"clinical": _build_clinical, "vcf": _build_vcf, "fastq": _build_read
 
 
 def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[str] | None,
-                  ps: Pseudonymiser, gone: WithdrawnSet) -> Extract:
+                  ps: Pseudonymiser, gone: WithdrawnSet, qc: QcVerdict | None = None) -> Extract:
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     kind = dv.kind
@@ -281,15 +319,20 @@ def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[
     tmp = data / f".build-{dv.dataset_id}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        rows, removed, described = builder(dv, tmp, cols, ps, gone)
+        built = builder(dv, tmp, cols, ps, gone, qc.failed if qc else frozenset())
+        left_out = {"withdrawn": built.removed}
+        if qc is not None:
+            left_out.update(failed_qc=built.qc_excluded, qc_result=qc.source)
         (tmp / DESCRIPTION).write_text(json.dumps({
             "dataset_id": dv.dataset_id, "version": dv.version, "kind": kind,
             "description": dv.manifest.get("description", ""),
             "columns": "all" if cols is None else cols,
-            "rows": rows,
+            "rows": built.rows,
+            "left_out": left_out,
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "identifiers": "project-specific pseudonyms",
-            "dictionary": described,
+            "dictionary": built.described,
+            **built.notes,
         }, indent=2, default=str), encoding="utf-8")
         make_read_only(tmp)
         swap_into_place(tmp, data / dv.dataset_id)
@@ -297,7 +340,8 @@ def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[
         if tmp.exists():
             remove_tree(tmp)
         raise
-    return Extract(dv.dataset_id, dv.version, data / dv.dataset_id, rows, removed)
+    return Extract(dv.dataset_id, dv.version, data / dv.dataset_id, built.rows, built.removed,
+                   built.qc_excluded, qc.source if qc else None)
 
 
 def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Extract]:
@@ -316,11 +360,13 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
             raise Conflict(f"{dv.ref} no longer matches its manifest ({problems[0]}); nothing was provisioned. "
                            f"Run `cirn datasets verify {dv.ref}` and restore the file")
     ps = Pseudonymiser(project_key(state, slug))
+    exclude_failed = enclave.policy.qc.extracts.exclude_failed_samples
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     built = []
     for dv, cols in versions:
-        built.append(build_extract(state, slug, dv, cols, ps, gone))
+        qc = qc_verdict(state, dv) if exclude_failed and dv.kind == "vcf" else None
+        built.append(build_extract(state, slug, dv, cols, ps, gone, qc))
         if progress:
             progress(dv.ref)
     granted = {dv.dataset_id for dv, _ in versions}
@@ -335,7 +381,8 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
     with enclave.db.session() as s:
         audit.record(s, actor, "project.provisioned", slug,
                      extracts=[{"dataset": e.dataset_id, "version": e.version, "rows": e.rows,
-                                "withdrawn_removed": e.removed} for e in built],
+                                "withdrawn_removed": e.removed, "failed_qc_left_out": e.qc_excluded}
+                               for e in built],
                      removed=removed_extracts, withdrawals=len(gone.participants))
     return built
 

@@ -6,12 +6,22 @@ F = 1 - observed/expected heterozygous calls on non-PAR chrX (expected from coho
 frequencies, as PLINK's --check-sex does). Variant QC: call rate, alternate allele frequency and
 the Hardy-Weinberg exact p (Wigginton, Cutler & Abecasis 2005) on autosomes.
 Thresholds come from the policy's `qc` section; every failed row names its reasons.
+
+The inferred sex is compared with the sex recorded for the same participant in a clinical table of
+the catalog (found through the sample and participant columns, or named with `--clinical`); a
+disagreement is flagged `sex-mismatch` (a likely sample swap). `cirn datasets qc` records its
+result under $CIRN_HOME/qc/<id>/<version>/ (the version itself is immutable), and provisioning
+reads the newest QC result of a version to leave failed samples out of extracts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
-from dataclasses import dataclass
+import shutil
+import uuid
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +29,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cirn.errors import Conflict
 from cirn.policies.qc_rules import QcPolicy
+from cirn.state import StateFolder
+
+from .catalog import Catalog, DatasetVersion
 
 SAMPLE_QC = "sample_qc.parquet"
 VARIANT_QC = "variant_qc.parquet"
@@ -28,6 +42,12 @@ AUTOSOMES = {str(i) for i in range(1, 23)}
 # GRCh38 pseudo-autosomal regions of chrX: heterozygous calls there are expected in males.
 PAR_X = ((10_001, 2_781_479), (155_701_383, 156_030_895))
 TRANSITIONS = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
+RECORDED = "qc"          # $CIRN_HOME/qc/<id>/<version>/: the result of the last `cirn datasets qc`
+RECORD = "qc.json"
+SEX_COLUMNS = ("sex", "gender")
+SEX_VALUES = {"m": "male", "male": "male", "man": "male", "1": "male",
+              "f": "female", "female": "female", "woman": "female", "2": "female"}
+SEX_MISMATCH = "sex-mismatch"
 
 
 @lru_cache(maxsize=200_000)
@@ -77,9 +97,105 @@ def chrom_class(chrom: str, pos: int) -> str:
 
 
 @dataclass(frozen=True)
+class ClinicalSex:
+    """The sex recorded per sample in one clinical table (only values read as male or female)."""
+
+    ref: str
+    column: str
+    by_sample: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.ref} (column {self.column})"
+
+
+def normalise_sex(value) -> str | None:
+    return SEX_VALUES.get(str(value).strip().lower()) if value is not None else None
+
+
+def _sex_column(manifest: dict) -> str | None:
+    return next((c["name"] for c in manifest.get("dictionary", []) if c["name"].lower() in SEX_COLUMNS), None)
+
+
+def _read_columns(dv: DatasetVersion, columns: list[str]) -> dict:
+    return pq.read_table(dv.path / dv.manifest["tables"]["table"]["file"], columns=columns).to_pydict()
+
+
+def _participant_of_sample(catalog: Catalog) -> dict[str, str]:
+    """sample -> participant from every clinical table that holds both (as withdrawals link them)."""
+    out: dict[str, str] = {}
+    for dv in catalog.all_versions():
+        m = dv.manifest
+        if m.get("kind") == "clinical" and m.get("participant_column") and m.get("sample_column"):
+            try:
+                t = _read_columns(dv, [m["sample_column"], m["participant_column"]])
+            except (OSError, ValueError):
+                continue
+            out.update({str(s): str(p) for s, p in zip(t[m["sample_column"]], t[m["participant_column"]])
+                        if s is not None and p is not None})
+        elif m.get("kind") in ("fastq", "bam"):
+            out.update({r["sample"]: r["participant"] for r in m.get("reads", [])
+                        if r.get("sample") and r.get("participant")})
+    return out
+
+
+def _sex_by_sample(dv: DatasetVersion, links: dict[str, str]) -> ClinicalSex:
+    m = dv.manifest
+    column = _sex_column(m)
+    if m.get("kind") != "clinical" or column is None:
+        raise Conflict(f"{dv.ref} is not a clinical table with a sex column (one named "
+                       f"{' or '.join(SEX_COLUMNS)}); name another with --clinical")
+    sc, pc = m.get("sample_column"), m.get("participant_column")
+    if sc is None and pc is None:
+        raise Conflict(f"{dv.ref} has neither a sample nor a participant column to link it to the genotypes")
+    t = _read_columns(dv, [c for c in (sc, pc, column) if c])
+    by_sample: dict[str, str] = {}
+    if pc:
+        # A sample links to its participant through any clinical table (or read registration) that holds both.
+        by_participant = {str(p): normalise_sex(x) for p, x in zip(t[pc], t[column]) if p is not None}
+        by_sample.update({s: by_participant[p] for s, p in links.items() if by_participant.get(p)})
+    if sc:
+        by_sample.update({str(s): normalise_sex(x) for s, x in zip(t[sc], t[column])
+                          if s is not None and normalise_sex(x)})
+    return ClinicalSex(dv.ref, column, by_sample)
+
+
+def clinical_sex(state: StateFolder, samples: set[str], clinical: DatasetVersion | None = None) -> ClinicalSex | None:
+    """The recorded sex of these samples: from `clinical` if named, else from the clinical table of the
+    catalog that covers most of them (None when no table covers any)."""
+    catalog = Catalog(state)
+    links = _participant_of_sample(catalog)
+    if clinical is not None:
+        found = _sex_by_sample(clinical, links)
+        if not samples & found.by_sample.keys():
+            raise Conflict(f"no sample of this VCF has a recorded sex in {found.label}: it neither holds their "
+                           f"sample ids nor links to them through a participant id; name another with --clinical")
+        return found
+    best, best_overlap = None, 0
+    for dv in catalog.all_versions():
+        if dv.kind != "clinical" or _sex_column(dv.manifest) is None:
+            continue
+        try:
+            found = _sex_by_sample(dv, links)
+        except (Conflict, OSError, ValueError):
+            continue  # an unusable table only means no comparison from it
+        overlap = len(samples & found.by_sample.keys())
+        if overlap and overlap >= best_overlap:  # ties: the later (newer) version wins
+            best, best_overlap = found, overlap
+    return best
+
+
+def state_of_version(version_dir: Path) -> StateFolder | None:
+    """The state folder a (published or draft) version lives in: $CIRN_HOME/datasets/<id>/<version>."""
+    datasets = Path(version_dir).resolve().parent.parent
+    return StateFolder(datasets.parent) if datasets.name == "datasets" else None
+
+
+@dataclass(frozen=True)
 class QcResult:
     samples: pa.Table
     variants: pa.Table
+    sex_source: str | None = None   # the clinical table the inferred sex was compared with
 
     def summary(self, policy: QcPolicy) -> dict:
         s = self.samples.to_pydict()
@@ -87,6 +203,8 @@ class QcResult:
         return {
             "samples": len(s["sample"]),
             "samples_failed": sum(1 for x in s["pass"] if not x),
+            "sex_mismatches": sum(1 for f in s.get("flags", []) if SEX_MISMATCH in f.split(",")),
+            "clinical_sex": self.sex_source,
             "variants": len(v["variant_key"]),
             "variants_failed": sum(1 for x in v["pass"] if not x),
             "thresholds": policy.model_dump(),
@@ -102,7 +220,8 @@ def _arrow(result) -> pa.Table:
     raise RuntimeError("this DuckDB cannot return Arrow tables")
 
 
-def compute_qc(version_dir: Path, policy: QcPolicy | None = None) -> QcResult:
+def compute_qc(version_dir: Path, policy: QcPolicy | None = None, stated_sex: ClinicalSex | None = None) -> QcResult:
+    """QC of the version in `version_dir`; `stated_sex` is the clinical sex to compare the chrX inference with."""
     policy = policy or QcPolicy()
     con = duckdb.connect()
     con.execute("SET threads TO 2")
@@ -174,7 +293,9 @@ def compute_qc(version_dir: Path, policy: QcPolicy | None = None) -> QcResult:
     mean = sum(present) / len(present) if present else 0.0
     sdv = math.sqrt(sum((h - mean) ** 2 for h in present) / (len(present) - 1)) if len(present) > 1 else 0.0
     sp = policy.sample
-    out = {k: [] for k in ("call_rate", "het_rate", "het_z", "ti_tv", "x_f", "inferred_sex", "pass", "reasons")}
+    recorded = stated_sex.by_sample if stated_sex else {}
+    out = {k: [] for k in ("call_rate", "het_rate", "het_z", "ti_tv", "x_f", "inferred_sex", "clinical_sex",
+                           "flags", "pass", "reasons")}
     for i, sample in enumerate(sd["sample"]):
         cr = sd["called"][i] / sd["n"][i] if sd["n"][i] else 0.0
         hr = het_rate[i]
@@ -199,18 +320,26 @@ def compute_qc(version_dir: Path, policy: QcPolicy | None = None) -> QcResult:
             reasons.append(f"Ti/Tv {titv:.2f} outside {sp.min_ti_tv}-{sp.max_ti_tv}")
         if sex == "ambiguous":
             reasons.append(f"sex check ambiguous (chrX F {f:.2f})")
+        stated = recorded.get(sample)
+        flags = []
+        if stated and sex in ("male", "female") and stated != sex:
+            flags.append(SEX_MISMATCH)
+            if sp.sex_mismatch_fails:
+                reasons.append(f"sex mismatch: chrX F {f:.2f} says {sex}, the clinical table says {stated}")
         for k, val in (("call_rate", cr), ("het_rate", hr), ("het_z", z), ("ti_tv", titv), ("x_f", f),
-                       ("inferred_sex", sex), ("pass", not reasons), ("reasons", "; ".join(reasons))):
+                       ("inferred_sex", sex), ("clinical_sex", stated), ("flags", ",".join(flags)),
+                       ("pass", not reasons), ("reasons", "; ".join(reasons))):
             out[k].append(val)
     sample_table = pa.table({
         "sample": sd["sample"], "n_variants": sd["n"], "n_called": sd["called"],
         "call_rate": out["call_rate"], "het_rate": pa.array(out["het_rate"], pa.float64()),
         "het_z": pa.array(out["het_z"], pa.float64()), "n_ti": sd["n_ti"], "n_tv": sd["n_tv"],
         "ti_tv": pa.array(out["ti_tv"], pa.float64()), "x_f": pa.array(out["x_f"], pa.float64()),
-        "inferred_sex": out["inferred_sex"], "pass": out["pass"], "reasons": out["reasons"],
+        "inferred_sex": out["inferred_sex"], "clinical_sex": pa.array(out["clinical_sex"], pa.string()),
+        "flags": out["flags"], "pass": out["pass"], "reasons": out["reasons"],
     })
     con.close()
-    return QcResult(sample_table, variant_table)
+    return QcResult(sample_table, variant_table, stated_sex.label if stated_sex else None)
 
 
 def write_qc(result: QcResult, out_dir: Path, policy: QcPolicy, title: str) -> dict:
@@ -222,6 +351,69 @@ def write_qc(result: QcResult, out_dir: Path, policy: QcPolicy, title: str) -> d
     return result.summary(policy)
 
 
-def run_qc_into(version_dir: Path, out_dir: Path, policy: QcPolicy | None, title: str) -> dict:
+def version_samples(version_dir: Path) -> set[str]:
+    return set(pq.read_table(Path(version_dir) / "samples.parquet").column("sample").to_pylist())
+
+
+def run_qc_into(version_dir: Path, out_dir: Path, policy: QcPolicy | None, title: str,
+                clinical: DatasetVersion | None = None) -> dict:
+    """Compute and write QC; the clinical sex comes from `clinical` or, if None, from the catalog the
+    version lives in (at ingest too, so a clinical table published before the VCF is used)."""
     policy = policy or QcPolicy()
-    return write_qc(compute_qc(version_dir, policy), out_dir, policy, title)
+    state = state_of_version(version_dir)
+    sex = clinical_sex(state, version_samples(version_dir), clinical) if state is not None else None
+    return write_qc(compute_qc(version_dir, policy, sex), out_dir, policy, title)
+
+
+# ---------------------------------------------------------------------------------------------
+# The QC result provisioning uses
+
+
+def recorded_dir(state: StateFolder, dv: DatasetVersion) -> Path:
+    return state.root / RECORDED / dv.dataset_id / dv.version
+
+
+def record_qc(state: StateFolder, dv: DatasetVersion, out_dir: Path, summary: dict) -> Path:
+    """Keep a copy of a `cirn datasets qc` result with the catalog, replacing the previous one atomically."""
+    from .extracts import swap_into_place
+    from .publish import make_read_only, remove_tree
+    target = recorded_dir(state, dv)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".tmp-{dv.version}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for name in (SAMPLE_QC, VARIANT_QC, REPORT):
+            shutil.copyfile(Path(out_dir) / name, tmp / name)
+        (tmp / RECORD).write_text(json.dumps({
+            "dataset": dv.ref, "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **{k: v for k, v in summary.items() if k != "thresholds"}, "thresholds": summary.get("thresholds"),
+        }, indent=2, default=str), encoding="utf-8")
+        make_read_only(tmp)
+        swap_into_place(tmp, target)
+    except BaseException:
+        if tmp.exists():
+            remove_tree(tmp)
+        raise
+    return target
+
+
+@dataclass(frozen=True)
+class QcVerdict:
+    """The samples a version's newest QC result failed, and where that result comes from."""
+
+    failed: frozenset[str]
+    source: str
+
+
+def qc_verdict(state: StateFolder, dv: DatasetVersion) -> QcVerdict | None:
+    """The newest QC result of `dv`: a recorded `cirn datasets qc` run, else the QC run at ingest."""
+    recorded = recorded_dir(state, dv)
+    if (recorded / SAMPLE_QC).is_file():
+        info = json.loads((recorded / RECORD).read_text(encoding="utf-8")) if (recorded / RECORD).is_file() else {}
+        path, source = recorded / SAMPLE_QC, f"QC of {info.get('recorded_at', 'unknown time')} (cirn datasets qc)"
+    elif (dv.path / "qc" / SAMPLE_QC).is_file():
+        path, source = dv.path / "qc" / SAMPLE_QC, "QC at ingest"
+    else:
+        return None
+    t = pq.read_table(path, columns=["sample", "pass"]).to_pydict()
+    return QcVerdict(frozenset(s for s, ok in zip(t["sample"], t["pass"]) if not ok), source)

@@ -19,15 +19,22 @@ th { background: #f3f3f3 } .fail { color: #a40000; font-weight: 600 } .ok { colo
 <h1>QC report: {{ title }}</h1>
 <p>{{ s.samples }} samples, <span class="{{ 'fail' if s.samples_failed else 'ok' }}">{{ s.samples_failed }} failed</span>;
 {{ s.variants }} variants, <span class="{{ 'fail' if s.variants_failed else 'ok' }}">{{ s.variants_failed }} failed</span>.</p>
+<h2>Sex check against the clinical table</h2>
+{% if s.clinical_sex %}<p>chrX inference compared with the sex recorded in {{ s.clinical_sex }}:
+<span class="{{ 'fail' if mismatches else 'ok' }}">{{ mismatches|length }} sample(s) flagged <code>sex-mismatch</code></span>.</p>
+{% if mismatches %}<table><tr><th>sample</th><th>chrX F</th><th>inferred</th><th>clinical</th><th>flags</th></tr>
+{% for r in mismatches %}<tr><td>{{ r.sample }}</td><td>{{ fmt(r.x_f) }}</td><td>{{ r.inferred_sex }}</td>
+<td>{{ r.clinical_sex }}</td><td class="fail">{{ r.flags }}</td></tr>{% endfor %}</table>{% endif %}
+{% else %}<p>No clinical table with a sex column covers these samples; name one with <code>cirn datasets qc ID@V --clinical CLINICAL@V</code>.</p>{% endif %}
 <h2>Thresholds (policy section <code>qc</code>)</h2>
 <table><tr><th>check</th><th>value</th></tr>
 {% for group, values in s.thresholds.items() %}{% for k, v in values.items() %}
 <tr><td>{{ group }}.{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}{% endfor %}</table>
 <h2>Plots</h2><div class="plots">{% for name, png in plots %}<img alt="{{ name }}" src="data:image/png;base64,{{ png }}">{% endfor %}</div>
 <h2>Failed samples</h2>
-{% if failed_samples %}<table><tr><th>sample</th><th>call rate</th><th>het rate</th><th>Ti/Tv</th><th>chrX F</th><th>sex</th><th>reasons</th></tr>
+{% if failed_samples %}<table><tr><th>sample</th><th>call rate</th><th>het rate</th><th>Ti/Tv</th><th>chrX F</th><th>sex</th><th>flags</th><th>reasons</th></tr>
 {% for r in failed_samples %}<tr><td>{{ r.sample }}</td><td>{{ fmt(r.call_rate) }}</td><td>{{ fmt(r.het_rate) }}</td><td>{{ fmt(r.ti_tv) }}</td>
-<td>{{ fmt(r.x_f) }}</td><td>{{ r.inferred_sex }}</td><td>{{ r.reasons }}</td></tr>{% endfor %}</table>
+<td>{{ fmt(r.x_f) }}</td><td>{{ r.inferred_sex }}</td><td>{{ r.flags }}</td><td>{{ r.reasons }}</td></tr>{% endfor %}</table>
 {% else %}<p class="ok">None.</p>{% endif %}
 <h2>Failed variants{% if failed_variants|length >= 200 %} (first 200){% endif %}</h2>
 {% if failed_variants %}<table><tr><th>chrom</th><th>pos</th><th>call rate</th><th>AF</th><th>HWE p</th><th>reasons</th></tr>
@@ -115,5 +122,6 @@ def render_report(result, policy, title: str) -> str:
     samples = result.samples.to_pylist()
     variants = result.variants.filter(result.variants.column("pass").to_numpy(zero_copy_only=False) == False)  # noqa: E712
     failed_variants = variants.slice(0, 200).to_pylist()
-    return TEMPLATE.render(title=title, s=s, plots=_plots(result, policy), fmt=_fmt,
+    mismatches = [r for r in samples if "sex-mismatch" in (r.get("flags") or "").split(",")]
+    return TEMPLATE.render(title=title, s=s, plots=_plots(result, policy), fmt=_fmt, mismatches=mismatches,
                            failed_samples=[r for r in samples if not r["pass"]], failed_variants=failed_variants)

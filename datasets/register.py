@@ -3,6 +3,8 @@
 Files enter the version folder as hard links (same filesystem: no copy of hundreds of gigabytes)
 or, across filesystems, as copies. The manifest lists each file's sample (BAM read-group SM, or a
 mapping file, or the file name), read count, size and sha256; a BAM gets a .bai index if it has none.
+While counting, registration notes whether read names embed a source identifier (the sample,
+participant or file name): provisioning must then rewrite the reads, not only the BAM header.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cirn.state import StateFolder
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version, file_entry
+from .read_pseudonyms import Scrubber, file_stems
 
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 KINDS = ("fastq", "bam")
@@ -46,7 +49,7 @@ def read_mapping(path: Path) -> dict[str, dict]:
     return out
 
 
-def bam_facts(path: Path) -> dict:
+def bam_facts(path: Path, names: set[str] = frozenset()) -> dict:
     import pysam
     pysam.set_verbosity(0)
     try:
@@ -57,21 +60,29 @@ def bam_facts(path: Path) -> dict:
         header = bam.header.to_dict()
         groups = header.get("RG", [])
         samples = sorted({g["SM"] for g in groups if g.get("SM")})
+        search = Scrubber(set(names) | set(samples), "").pattern
+        reads, named = 0, False
         try:
-            reads = sum(1 for _ in bam.fetch(until_eof=True))
+            for read in bam.fetch(until_eof=True):
+                reads += 1
+                if search is not None and not named and read.query_name and search.search(read.query_name):
+                    named = True
         except (OSError, ValueError) as exc:
             raise MalformedInput(path, None, f"the BAM is truncated or corrupt ({exc})") from None
         sorted_by = header.get("HD", {}).get("SO")
     return {"samples": samples, "read_groups": [g.get("ID") for g in groups], "reads": reads,
-            "sorted": sorted_by}
+            "sorted": sorted_by, "names_in_reads": named}
 
 
-def fastq_facts(path: Path) -> dict:
+def fastq_facts(path: Path, names: set[str] = frozenset()) -> dict:
     import pysam
-    reads = 0
+    search = Scrubber(names, "").pattern
+    reads, named = 0, False
     try:
         with pysam.FastxFile(str(path)) as fh:
             for rec in fh:
+                if search is not None and not named and search.search(f"{rec.name} {rec.comment or ''}"):
+                    named = True
                 if rec.quality is None:
                     raise MalformedInput(path, reads * 4 + 1, "record has no quality line (FASTA, not FASTQ?)")
                 if len(rec.quality) != len(rec.sequence):
@@ -79,7 +90,7 @@ def fastq_facts(path: Path) -> dict:
                 reads += 1
     except (OSError, ValueError) as exc:
         raise MalformedInput(path, reads * 4 + 1, f"not valid FASTQ ({exc})") from None
-    return {"reads": reads}
+    return {"reads": reads, "names_in_reads": named}
 
 
 def _suffix(name: str, sample: str | None, kind: str) -> str:
@@ -124,8 +135,9 @@ def register_files(state: StateFolder, files: list[Path], dataset_id: str, versi
         folder.mkdir()
         entries = []
         for f in map(Path, files):
-            facts = bam_facts(f) if kind == "bam" else fastq_facts(f)
             given = mapping.get(f.name, {})
+            names = {n for n in (given.get("sample"), given.get("participant"), *file_stems(f.name)) if n}
+            facts = bam_facts(f, names) if kind == "bam" else fastq_facts(f, names)
             sample = given.get("sample")
             if sample is None and kind == "bam" and facts.get("samples"):
                 if len(facts["samples"]) > 1:
@@ -139,7 +151,8 @@ def register_files(state: StateFolder, files: list[Path], dataset_id: str, versi
             draft.inputs.append({"name": f.name, "path": str(f.resolve()), **file_entry(dest)})
             entry = {"file": f.name, "path": f"files/{f.name}", "suffix": _suffix(f.name, sample, kind),
                      "sample": sample, "participant": given.get("participant"), "kind": kind,
-                     "reads": facts["reads"], "size": dest.stat().st_size, "stored_as": placed, "indexes": []}
+                     "reads": facts["reads"], "size": dest.stat().st_size, "stored_as": placed, "indexes": [],
+                     "names_in_reads": facts["names_in_reads"]}
             if kind == "bam":
                 entry["read_groups"] = facts["read_groups"]
                 entry["sorted"] = facts["sorted"]

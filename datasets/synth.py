@@ -4,7 +4,8 @@ Same arguments, same bytes: everything is drawn from one seeded generator. Allel
 follow a log-uniform spectrum between 1/(2N) and 0.5, so most variants are rare and few are
 common, as in real cohorts; males carry no heterozygous calls on chrX outside the PARs, so the
 sex check has something to find. Two samples are deliberately bad (low call rate, excess
-heterozygosity) so that QC has something to flag.
+heterozygosity) so that QC has something to flag, and one sample's genotypes are those of the
+other sex than its participant's clinical record (a planted swap for the sex-mismatch check).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CHROM_LENGTHS = {
     "chr21": 46709983, "chr22": 50818468, "chrX": 156040895,
 }
 X_NONPAR = (2_781_480, 155_701_382)
+X_MIN_AF = 0.15
 
 DIAGNOSES = {
     "Duchenne muscular dystrophy": ["HP:0003560", "HP:0003236", "HP:0001270"],
@@ -43,6 +45,8 @@ BASES = np.array(list("ACGT"))
 TRANSITION = {"A": "G", "G": "A", "C": "T", "T": "C"}
 TRANSVERSIONS = {"A": "CT", "G": "CT", "C": "AG", "T": "AG"}
 MAX_DP = 60
+# Planted QC problems (cohorts of at least 20): indices of SMP000008, SMP000014 and SMP000018.
+LOW_CALL_RATE, EXCESS_HET, SEX_SWAPPED = 7, 13, 17
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,8 @@ def write_vcf(path: Path, samples: list[str], males: np.ndarray, m: int, rng: np
     missing_rate = np.full(n, 0.005)
     het_boost = np.zeros(n)
     if n >= 20:
-        missing_rate[7] = 0.12     # a failing sample: low call rate
-        het_boost[13] = 0.25       # a failing sample: contamination-like excess heterozygosity
+        missing_rate[LOW_CALL_RATE] = 0.12   # a failing sample: low call rate
+        het_boost[EXCESS_HET] = 0.25         # a failing sample: contamination-like excess heterozygosity
     written = 0
     with pysam.BGZFile(str(path), "wb") as out:
         out.write(("\n".join(header_lines(samples)) + "\n").encode())
@@ -146,6 +150,10 @@ def write_vcf(path: Path, samples: list[str], males: np.ndarray, m: int, rng: np
                 pos = positions[start:start + chunk]
                 k = len(pos)
                 af = np.exp(rng.uniform(np.log(1 / (2 * n)), np.log(0.5), size=k))
+                if on_x:
+                    # chrX sites are common ones (as the sex-check SNPs of an array are): a female's
+                    # heterozygosity there then tells her from a male even in a small cohort.
+                    af = np.maximum(af, X_MIN_AF)
                 a1 = rng.random((k, n)) < af[:, None]
                 a2 = rng.random((k, n)) < af[:, None]
                 gt = a1.astype(np.int8) + a2.astype(np.int8)
@@ -198,6 +206,8 @@ def synthesise(out_dir: Path, participants: int, variants: int, seed: int = 2026
         writer.writeheader()
         writer.writerows(rows)
     males = np.array([r["sex"] == "M" for r in rows])
+    if participants >= 20:
+        males[SEX_SWAPPED] = not males[SEX_SWAPPED]  # genotypes of the other sex than the clinical record
     vcf = out_dir / "cohort.vcf.gz"
     written = write_vcf(vcf, [r["sample_id"] for r in rows], males, variants, rng, progress)
     pysam.tabix_index(str(vcf), preset="vcf", force=True, keep_original=True)

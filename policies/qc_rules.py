@@ -16,6 +16,9 @@ class SampleQc(Strict):
     max_ti_tv: float = Field(3.5, gt=0, description="Highest acceptable transition/transversion ratio.")
     male_min_x_f: float = Field(0.8, le=1, description="chrX inbreeding coefficient F at or above which a sample is called male.")
     female_max_x_f: float = Field(0.2, le=1, description="chrX F at or below which a sample is called female; between the two: ambiguous (fails).")
+    sex_mismatch_fails: bool = Field(
+        True, description="A sample whose sex inferred from chrX disagrees with the sex recorded for its participant "
+                          "in the clinical table is flagged `sex-mismatch`; when true it also fails (a likely sample swap).")
 
     @model_validator(mode="after")
     def _ranges(self) -> "SampleQc":
@@ -32,8 +35,15 @@ class VariantQc(Strict):
     min_af: float = Field(0.0, ge=0, le=0.5, description="Variants with alternate allele frequency below this are flagged (0: none).")
 
 
+class QcExtracts(Strict):
+    exclude_failed_samples: bool = Field(
+        True, description="When a VCF dataset version has a QC result, `cirn project provision` leaves the samples "
+                          "that failed it out of every table of the project's extract (INFO AC/AN/AF recounted).")
+
+
 class QcPolicy(Strict):
     """Thresholds of `cirn datasets qc`; a sample or variant outside them is marked failed, with the reason."""
 
     sample: SampleQc = SampleQc()
     variant: VariantQc = VariantQc()
+    extracts: QcExtracts = QcExtracts()

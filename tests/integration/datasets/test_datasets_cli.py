@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,15 @@ def test_qc_gate_and_report(home, published):
     assert (home / "qc" / "report.html").is_file()
     failed = pq.read_table(home / "qc" / "sample_qc.parquet").to_pylist()
     assert {"SMP000008", "SMP000014"} <= {r["sample"] for r in failed if not r["pass"]}
+    # The planted swap: chrX says female, the clinical table (found through sample_id) says male.
+    swapped = next(r for r in failed if r["sample"] == "SMP000018")
+    assert swapped["flags"] == "sex-mismatch" and swapped["clinical_sex"] == "male" and not swapped["pass"]
+    assert "sex-mismatch against cohort@1.0" in proc.stdout
+    assert "sex-mismatch" in (home / "qc" / "report.html").read_text()
+    # Recorded with the catalog, so provisioning uses it.
+    assert (home / "qc" / "cohort-vcf" / "1.0" / "sample_qc.parquet").is_file()
+    again = cirn(home, "datasets", "qc", "cohort-vcf@1.0", "--out", str(home / "qc2"), "--clinical", "cohort@1.0")
+    assert "sex-mismatch against cohort@1.0 (column sex)" in again.stdout
 
 
 def test_provision_and_read_back_with_duckdb(home, published):
@@ -78,8 +88,17 @@ def test_provision_and_read_back_with_duckdb(home, published):
     cirn(home, "project", "grant", "rare-kids", "cohort-vcf@1.0")
     out = cirn(home, "project", "provision", "rare-kids").stdout
     assert "provisioned with 2 extract(s)" in out
+    qc = pq.read_table(home / "qc" / "cohort-vcf" / "1.0" / "sample_qc.parquet").to_pylist()
+    failed = {r["sample"] for r in qc if not r["pass"]}
+    assert f"{len(failed)} sample(s) left out: failed QC of " in out
     data = home / "projects" / "rare-kids" / "data"
+    failed_pseudonyms = {cirn(home, "datasets", "pseudonym", "rare-kids", s, "--namespace", "sample").stdout.strip()
+                         for s in sorted(failed)}
     con = duckdb.connect()
+    kept = {r[0] for r in con.sql(f"SELECT sample FROM '{data}/cohort-vcf/samples.parquet'").fetchall()}
+    in_genotypes = {r[0] for r in con.sql(
+        f"SELECT DISTINCT sample FROM read_parquet('{data}/cohort-vcf/genotypes/*/*.parquet')").fetchall()}
+    assert len(kept) == 30 - len(failed) and kept == in_genotypes and not kept & failed_pseudonyms
     cols = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM '{data}/cohort/table.parquet'").fetchall()]
     assert cols == ["sample_id", "sex", "diagnosis"] or sorted(cols) == ["diagnosis", "sample_id", "sex"]
     rows = con.sql(f"""
@@ -106,6 +125,44 @@ def test_provision_and_read_back_with_duckdb(home, published):
                    f"WHERE sample = '{pseudo}'").fetchall()[0][0]
     assert left == 0
     assert "intact" in cirn(home, "audit", "verify").stdout
+
+
+def test_registered_bam_reaches_the_project_under_its_pseudonym(home, published):
+    import pysam
+    sample = "SMP000003"
+    bam = home / f"{sample}.sorted.bam"
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 100_000}],
+              "RG": [{"ID": f"{sample}_L001", "SM": sample, "LB": f"{sample}_lib"}],
+              "PG": [{"ID": "bwa", "PN": "bwa", "CL": f"bwa mem /archive/rd-pilot/{sample}_R1.fq.gz"}],
+              "CO": ["sequenced for RD000003 at /archive/rd-pilot"]}
+    with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
+        for i in range(20):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = f"read{i}", "ACGT" * 25, 0
+            a.reference_id, a.reference_start, a.mapping_quality, a.cigar = 0, 1000 + 50 * i, 60, [(0, 100)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * 100)
+            a.set_tag("RG", f"{sample}_L001")
+            out.write(a)
+    mapping = home / "bam-samples.tsv"
+    mapping.write_text(f"file\tsample\tparticipant\n{bam.name}\t{sample}\tRD000003\n")
+    cirn(home, "datasets", "register", str(bam), "--id", "reads", "--version", "1", "--kind", "bam",
+         "--samples", str(mapping))
+    cirn(home, "project", "create", "rare-reads", "--title", "Rare reads", "--expires", "2030-01-01")
+    cirn(home, "project", "grant", "rare-reads", "reads@1")
+    cirn(home, "project", "provision", "rare-reads")
+    pseudo = cirn(home, "datasets", "pseudonym", "rare-reads", sample, "--namespace", "sample").stdout.strip()
+    files = home / "projects" / "rare-reads" / "data" / "reads" / "files"
+    assert sorted(p.name for p in files.iterdir()) == [f"{pseudo}.bam", f"{pseudo}.bam.bai"]
+    target = files / f"{pseudo}.bam"
+    samtools = [shutil.which("samtools") or pytest.fail("samtools is missing: run scripts/setup.sh")]
+    text = subprocess.run([*samtools, "view", "--no-PG", "-H", str(target)], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"SM:{pseudo}" in text and f"ID:{pseudo}_L001" in text
+    assert "SMP000003" not in text and "RD000003" not in text and "/archive" not in text and "@CO" not in text
+    # The new index is valid: a region query answers from it, with every read tagged with the new group.
+    region = subprocess.run([*samtools, "view", str(target), "chr1:1000-2000"], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    assert len(region) == 20 and all(f"RG:Z:{pseudo}_L001" in line for line in region)
 
 
 def test_verify_names_a_changed_file(home, published):

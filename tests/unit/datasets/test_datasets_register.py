@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 
 import pyarrow.parquet as pq
@@ -19,17 +20,26 @@ from cirn.datasets.withdrawals import withdraw
 ADMIN = "admin:test"
 
 
-def make_bam(path, sample, n_reads=5):
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 10_000}],
-              "RG": [{"ID": f"{sample}.L1", "SM": sample}]}
+def make_bam(path, sample, n_reads=5, rg_id=None, read_prefix="r", provenance=True):
+    """A real coordinate-sorted BAM whose header names its sample the way pipelines do."""
+    rg_id = rg_id or f"{sample}.L1"
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": "chr1", "LN": 10_000, "UR": "file:///data/seq-centre/ref/hg38.fa"}],
+              "RG": [{"ID": rg_id, "SM": sample, "LB": f"{sample}-lib1", "PL": "ILLUMINA", "CN": "Seoul Centre",
+                      "DT": "2024-03-01"}]}
+    if provenance:
+        header["PG"] = [{"ID": "bwa", "PN": "bwa", "VN": "0.7.17", "CL": f"bwa mem hg38.fa /data/seq-centre/{sample}_R1.fq.gz"}]
+        header["CO"] = [f"delivered for {sample} from /data/seq-centre"]
+    else:
+        header["RG"] = [{"ID": rg_id, "SM": sample}]
     with pysam.AlignmentFile(str(path), "wb", header=header) as out:
         for i in range(n_reads):
             a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence = f"r{i}", "ACGT" * 10
+            a.query_name, a.query_sequence = f"{read_prefix}{i}", "ACGT" * 10
             a.flag, a.reference_id, a.reference_start, a.mapping_quality = 0, 0, 100 + 10 * i, 60
             a.cigar = [(0, 40)]
             a.query_qualities = pysam.qualitystring_to_array("I" * 40)
-            a.set_tag("RG", f"{sample}.L1")
+            a.set_tag("RG", rg_id)
             out.write(a)
     return path
 
@@ -67,26 +77,112 @@ def test_bad_fastq_and_wrong_kind(state, tmp_path):
     assert not (state.datasets / "fq" / "1").exists()
 
 
-def test_extract_links_files_under_pseudonyms_and_drops_withdrawn(enclave, tmp_path):
+def _provision_reads(enclave, files, kind, mapping=None, slug="proj-a"):
+    register_files(enclave.state, files, "reads", "1", kind, mapping_file=mapping)
+    with enclave.db.session() as s:
+        projects.create_project(s, ADMIN, slug, "A", dt.date(2030, 1, 1))
+        projects.grant(s, ADMIN, slug, "reads", "1")
+    provision_project(enclave, slug, ADMIN)
+    return enclave.state.project_data(slug) / "reads"
+
+
+def _header_text(path) -> str:
+    with pysam.AlignmentFile(str(path), "rb") as bam:
+        return str(bam.header)
+
+
+def test_extract_bams_carry_the_pseudonym_and_no_source_names(enclave, tmp_path):
     bams = [make_bam(tmp_path / f"SMP00000{i}.bam", f"SMP00000{i}") for i in (1, 2)]
     mapping = tmp_path / "map.csv"
     mapping.write_text("file,sample,participant\nSMP000001.bam,SMP000001,RD000001\nSMP000002.bam,SMP000002,RD000002\n")
-    register_files(enclave.state, bams, "reads", "1", "bam", mapping_file=mapping)
-    with enclave.db.session() as s:
-        projects.create_project(s, ADMIN, "proj-a", "A", dt.date(2030, 1, 1))
-        projects.grant(s, ADMIN, "proj-a", "reads", "1")
-    provision_project(enclave, "proj-a", ADMIN)
+    extract = _provision_reads(enclave, bams, "bam", mapping)
     key = project_key(enclave.state, "proj-a")
-    files = enclave.state.project_data("proj-a") / "reads" / "files"
-    p1 = pseudonym(key, "sample", "SMP000001")
-    assert sorted(p.name for p in files.iterdir()) == sorted(
-        [f"{p1}.bam", f"{p1}.bam.bai", f"{pseudonym(key, 'sample', 'SMP000002')}.bam",
-         f"{pseudonym(key, 'sample', 'SMP000002')}.bam.bai"])
-    assert os.stat(files / f"{p1}.bam").st_ino == os.stat(bams[0]).st_ino
-    listing = pq.read_table(files.parent / "files.parquet").to_pylist()
-    assert {r["sample"] for r in listing} == {p1, pseudonym(key, "sample", "SMP000002")}
+    files = extract / "files"
+    p1, p2 = pseudonym(key, "sample", "SMP000001"), pseudonym(key, "sample", "SMP000002")
+    assert sorted(p.name for p in files.iterdir()) == sorted([f"{p1}.bam", f"{p1}.bam.bai", f"{p2}.bam", f"{p2}.bam.bai"])
+    header = _header_text(files / f"{p1}.bam")
+    for leak in ("SMP0", "RD0", "/data", "seq-centre", "Seoul", "2024-03-01", "bwa mem"):
+        assert leak not in header
+    with pysam.AlignmentFile(str(files / f"{p1}.bam"), "rb") as bam:
+        h = bam.header.to_dict()
+        assert [g["SM"] for g in h["RG"]] == [p1] and h["RG"][0]["ID"] == f"{p1}.L1"
+        assert h["RG"][0]["PL"] == "ILLUMINA" and not h.get("CO")
+        # The read-group ID named the sample, so every record was rewritten to the new ID, and the
+        # new index answers region queries.
+        reads = list(bam.fetch("chr1", 0, 10_000))
+        assert len(reads) == 5 and {r.get_tag("RG") for r in reads} == {f"{p1}.L1"}
+        assert [r.query_sequence for r in reads] == ["ACGT" * 10] * 5
+    assert os.stat(files / f"{p1}.bam").st_ino != os.stat(bams[0]).st_ino
+    described = json.loads((extract / "dataset.json").read_text())
+    assert described["files_rewritten"][f"{p1}.bam"]["how"] == "records rewritten"
+    listing = pq.read_table(extract / "files.parquet").to_pylist()
+    assert {r["sample"] for r in listing} == {p1, p2}
     assert not any("SMP" in str(v) for r in listing for v in r.values())
     with enclave.db.session() as s:
         withdraw(s, ADMIN, "RD000001")
     provision_project(enclave, "proj-a", ADMIN)
     assert not any(p.name.startswith(p1) for p in files.iterdir())
+
+
+def test_header_only_rewrite_keeps_records_and_reprovisioning_reuses_it(enclave, tmp_path):
+    bam = make_bam(tmp_path / "SMP000004.bam", "SMP000004", rg_id="HWI-ST1.3")
+    extract = _provision_reads(enclave, [bam], "bam")
+    p = pseudonym(project_key(enclave.state, "proj-a"), "sample", "SMP000004")
+    out = extract / "files" / f"{p}.bam"
+    assert json.loads((extract / "dataset.json").read_text())["files_rewritten"][f"{p}.bam"]["how"] == "header rewritten"
+    assert "SMP000004" not in _header_text(out) and "samtools" not in _header_text(out)  # reheader -P: no @PG of its own
+    with pysam.AlignmentFile(str(out), "rb") as bam_out:
+        assert {r.get_tag("RG") for r in bam_out.fetch("chr1")} == {"HWI-ST1.3"}
+        assert bam_out.header.to_dict()["RG"][0]["SM"] == p
+    inode = out.stat().st_ino
+    provision_project(enclave, "proj-a", ADMIN)
+    assert out.stat().st_ino == inode  # same source, same pseudonym: linked from the previous extract
+
+
+def test_read_names_with_the_sample_are_rewritten_and_clean_files_stay_linked(enclave, tmp_path):
+    named = make_bam(tmp_path / "SMP000005.bam", "SMP000005", rg_id="L1", read_prefix="SMP000005:")
+    bare = make_bam(tmp_path / "lib7.bam", "lib7", rg_id="L1", provenance=False)
+    fq_named = tmp_path / "SMP000006_KimJS_R1.fastq"
+    fq_named.write_text("".join(f"@SMP000006.{i} 1:N:0\nACGTACGT\n+\nIIIIIIII\n" for i in range(3)))
+    fq_clean = make_fastq(tmp_path / "SMP000007_R2.fastq.gz".replace(".gz", ""), 3)
+    dv = register_files(enclave.state, [named], "named", "1", "bam")
+    assert dv.manifest["reads"][0]["names_in_reads"] is True
+    # A BAM without any identifier in it: SM named by the mapping, nothing else to hide.
+    mapping = tmp_path / "map.tsv"
+    mapping.write_text("file\tsample\nlib7.bam\tlib7\n")
+    extract = _provision_reads(enclave, [bare], "bam", mapping)
+    key = project_key(enclave.state, "proj-a")
+    with enclave.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "named", "1")
+    register_files(enclave.state, [fq_named, fq_clean], "fq", "1", "fastq")
+    with enclave.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "fq", "1")
+    provision_project(enclave, "proj-a", ADMIN)
+    data = enclave.state.project_data("proj-a")
+    p5 = pseudonym(key, "sample", "SMP000005")
+    with pysam.AlignmentFile(str(data / "named/files" / f"{p5}.bam"), "rb") as bam:
+        assert [r.query_name for r in bam.fetch(until_eof=True)] == [f"{p5}:{i}" for i in range(5)]
+    # lib7.bam: only SM changes, so even it is rewritten; its records are untouched.
+    p7 = pseudonym(key, "sample", "lib7")
+    assert _header_text(extract / "files" / f"{p7}.bam").count(p7) == 1
+    p6, pc = pseudonym(key, "sample", "SMP000006"), pseudonym(key, "sample", "SMP000007")
+    fq_files = sorted(p.name for p in (data / "fq/files").iterdir())
+    assert fq_files == sorted([f"{p6}_R1.fastq", f"{pc}_R2.fastq"])  # no `_KimJS` carried along
+    text = (data / "fq/files" / f"{p6}_R1.fastq").read_text()
+    assert "SMP000006" not in text and text.startswith(f"@{p6}.0 1:N:0\nACGTACGT\n+\n")
+    assert os.stat(data / "fq/files" / f"{pc}_R2.fastq").st_ino == os.stat(fq_clean).st_ino  # linked
+
+
+def test_bam_without_identifiers_is_linked(enclave, tmp_path):
+    path = tmp_path / "anon.bam"
+    header = {"HD": {"VN": "1.6", "SO": "unsorted"}, "SQ": [{"SN": "chr1", "LN": 10_000}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        a = pysam.AlignedSegment()
+        a.query_name, a.query_sequence, a.flag = "x1", "ACGT", 4
+        out.write(a)
+    mapping = tmp_path / "map.tsv"
+    mapping.write_text("file\tsample\nanon.bam\tSMP000009\n")
+    extract = _provision_reads(enclave, [path], "bam", mapping)
+    p = pseudonym(project_key(enclave.state, "proj-a"), "sample", "SMP000009")
+    assert os.stat(extract / "files" / f"{p}.bam").st_ino == os.stat(path).st_ino
+    assert json.loads((extract / "dataset.json").read_text())["files_rewritten"] == {}

@@ -1,0 +1,97 @@
+"""Provisioning leaves QC-failed samples out of every table of a VCF extract (policy switch, default on)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from cirn import projects
+from cirn.datasets.clinical import ingest_clinical
+from cirn.datasets.extracts import provision_project
+from cirn.datasets.pseudonyms import project_key, pseudonym
+from cirn.datasets.qc import clinical_sex, compute_qc, record_qc, version_samples, write_qc
+from cirn.datasets.vcf import ingest_vcf
+from cirn.enclave import Enclave
+from cirn.policies.qc_rules import QcPolicy, SampleQc
+
+ADMIN = "admin:test"
+POLICY = Path(__file__).resolve().parents[3] / "policies" / "enclave.yaml"
+
+
+@pytest.fixture
+def cohort(enclave, synth_dir):
+    ingest_clinical(enclave.state, synth_dir / "clinical.csv", "cohort", "1.0")
+    dv = ingest_vcf(enclave.state, synth_dir / "cohort.vcf.gz", "cohort-vcf", "1.0")  # with QC
+    with enclave.db.session() as s:
+        projects.create_project(s, ADMIN, "proj-a", "A", dt.date(2030, 1, 1))
+        projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0")
+        projects.grant(s, ADMIN, "proj-a", "cohort", "1.0")
+    failed = {r["sample"] for r in pq.read_table(dv.path / "qc/sample_qc.parquet").to_pylist() if not r["pass"]}
+    return enclave, dv, failed
+
+
+def _samples_everywhere(data) -> dict[str, set[str]]:
+    out = {"samples": set(pq.read_table(data / "samples.parquet").column("sample").to_pylist())}
+    for table in ("genotypes", "carriers"):
+        out[table] = {r[0] for r in duckdb.sql(
+            f"SELECT DISTINCT sample FROM read_parquet('{data}/{table}/*/*.parquet')").fetchall()}
+    return out
+
+
+def test_failed_samples_are_absent_from_every_table_and_counts_are_redone(cohort):
+    enclave, _dv, failed = cohort
+    # The synthetic cohort plants a low call rate, excess heterozygosity and a sex swap.
+    assert {"SMP000008", "SMP000014", "SMP000018"} <= failed
+    built = {e.dataset_id: e for e in provision_project(enclave, "proj-a", ADMIN)}
+    assert built["cohort-vcf"].qc_excluded == len(failed) and built["cohort-vcf"].removed == 0
+    assert built["cohort-vcf"].qc_source == "QC at ingest"
+    assert built["cohort"].qc_excluded == 0 and built["cohort"].rows == 40  # clinical rows stay
+    key = project_key(enclave.state, "proj-a")
+    gone = {pseudonym(key, "sample", s) for s in failed}
+    data = enclave.state.project_data("proj-a") / "cohort-vcf"
+    for table, present in _samples_everywhere(data).items():
+        assert not present & gone, table
+        assert len(present) == 40 - len(failed) or table == "carriers"
+    recount = duckdb.sql(f"SELECT variant_key, sum(dosage)::BIGINT, 2 * count(dosage) FROM "
+                         f"read_parquet('{data}/genotypes/*/*.parquet') GROUP BY 1").fetchall()
+    info = {r["variant_key"]: (r["info_ac"], r["info_an"]) for r in pq.read_table(data / "variants.parquet").to_pylist()}
+    assert all(info[k] == (ac, an) for k, ac, an in recount)
+    assert max(an for _k, _ac, an in recount) == 2 * (40 - len(failed))  # AN counts the kept samples only
+    described = json.loads((data / "dataset.json").read_text())
+    assert described["left_out"] == {"withdrawn": 0, "failed_qc": len(failed), "qc_result": "QC at ingest"}
+
+
+def test_the_policy_switch_keeps_them(cohort, tmp_path):
+    enclave, _dv, failed = cohort
+    policy = yaml.safe_load(POLICY.read_text())
+    policy["qc"]["extracts"]["exclude_failed_samples"] = False
+    path = tmp_path / "enclave.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    lenient = Enclave(enclave.state, path, enclave.environ)
+    built = {e.dataset_id: e for e in provision_project(lenient, "proj-a", ADMIN)}
+    assert built["cohort-vcf"].qc_excluded == 0
+    data = enclave.state.project_data("proj-a") / "cohort-vcf"
+    assert len(_samples_everywhere(data)["samples"]) == 40
+    assert "failed_qc" not in json.loads((data / "dataset.json").read_text())["left_out"]
+
+
+def test_a_recorded_qc_run_supersedes_the_ingest_qc(cohort, tmp_path):
+    enclave, dv, failed = cohort
+    policy = QcPolicy(sample=SampleQc(sex_mismatch_fails=False))
+    result = compute_qc(dv.path, policy, clinical_sex(enclave.state, version_samples(dv.path)))
+    summary = write_qc(result, tmp_path / "qc", policy, dv.ref)
+    record_qc(enclave.state, dv, tmp_path / "qc", summary)
+    recorded = {r["sample"] for r in result.samples.to_pylist() if not r["pass"]}
+    assert "SMP000018" in failed and "SMP000018" not in recorded
+    built = {e.dataset_id: e for e in provision_project(enclave, "proj-a", ADMIN)}
+    assert built["cohort-vcf"].qc_excluded == len(recorded)
+    assert "(cirn datasets qc)" in built["cohort-vcf"].qc_source
+    key = project_key(enclave.state, "proj-a")
+    data = enclave.state.project_data("proj-a") / "cohort-vcf"
+    assert pseudonym(key, "sample", "SMP000018") in _samples_everywhere(data)["samples"]  # only flagged now
