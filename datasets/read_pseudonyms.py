@@ -18,6 +18,7 @@ previous extract's rewritten file instead of rewriting it again.
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -122,7 +123,6 @@ def pseudonymise_read_file(src: ReadFile, dest: Path, pseudonym: str, previous: 
 
 def _reuse(record: dict, previous: dict | None, previous_dir: Path, dest: Path, index: bool) -> bool:
     """Link the previous extract's output when it was made from the same source by the same recipe."""
-    import os
     old = previous_dir / dest.name
     if previous != record or not old.is_file() or (index and not Path(f"{old}.bai").is_file()):
         return False
