@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import gzip
 import os
-from concurrent.futures import ThreadPoolExecutor
 import re
 import zlib
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,29 +26,19 @@ from cirn.state import StateFolder
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version
+from .vcf_genotypes import (CARRIERS, GENOTYPE_ROWS_PER_GROUP, GenotypeChunk, GenotypeWriter,
+                            format_ints)
 
 VARIANTS = "variants.parquet"
 GENOTYPES = "genotypes"
-# The same rows as genotypes, minus homozygous-reference calls: allele counts in a sample subset,
-# carrier look-ups and rare-variant queries read this (typically a tenth of the rows).
-CARRIERS = "carriers"
+# CARRIERS: the same rows as genotypes, minus homozygous-reference calls: allele counts in a sample
+# subset, carrier look-ups and rare-variant queries read this (typically a tenth of the rows).
 SAMPLES = "samples.parquet"
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 GT_FIELD_RE = re.compile(r"^(\.|\d+)([/|](\.|\d+))*$")
-TARGET_ROWS_PER_GROUP = 65_536
-INT_MISSING = -2147483647  # htslib: anything at or below is missing / vector end
 
 INFO_TYPES = {"Integer": pa.int64(), "Float": pa.float64(), "Flag": pa.bool_(), "String": pa.string(),
               "Character": pa.string()}
-GENOTYPE_SCHEMA = pa.schema([
-    ("variant_key", pa.int64()),
-    ("pos", pa.int32()),
-    ("sample", pa.dictionary(pa.int32(), pa.string())),
-    ("gt", pa.dictionary(pa.int32(), pa.string())),
-    ("dosage", pa.int8()),
-    ("dp", pa.int32()),
-    ("gq", pa.int32()),
-])
 
 
 @dataclass
@@ -164,120 +153,6 @@ def diagnose(path: Path, line_no: int, n_samples: int, format_keys: set[str], ex
 # Conversion
 
 
-@dataclass
-class GenotypeWriter:
-    """Long-form genotype rows, one Parquet file per contiguous run of a chromosome."""
-
-    root: Path
-    samples: list[str]
-    writers: dict = field(default_factory=dict)
-    parts: dict = field(default_factory=dict)
-    current: str | None = None
-    gt_codes: dict = field(default_factory=dict)
-    rows: int = 0
-    carrier_rows: int = 0
-
-    def __post_init__(self):
-        self.sample_dict = pa.array(self.samples, pa.string())
-        self.n = len(self.samples)
-        self._lut = np.full(8192, -1, dtype=np.int32)
-        self._by_text: dict[str, int] = {}
-
-    def _writer(self, chrom: str) -> tuple[pq.ParquetWriter, pq.ParquetWriter]:
-        if chrom != self.current:
-            if self.current is not None:
-                for w in self.writers.pop(self.current):
-                    w.close()
-            part = self.parts.get(chrom, -1) + 1
-            self.parts[chrom] = part
-            pair = []
-            for root in (self.root, self.root.parent / CARRIERS):
-                folder = root / f"chrom={chrom}"
-                folder.mkdir(parents=True, exist_ok=True)
-                # Statistics only where a query prunes by them (region by pos, join by key): min/max
-                # of dictionary-encoded strings cost a third of the write time and prune nothing.
-                pair.append(pq.ParquetWriter(folder / f"part-{part}.parquet", GENOTYPE_SCHEMA,
-                                             compression="zstd", compression_level=1,
-                                             write_statistics=["variant_key", "pos"]))
-            self.writers[chrom] = tuple(pair)
-            self.current = chrom
-        return self.writers[chrom]
-
-    def gt_strings(self, a1: np.ndarray, a2: np.ndarray, phased: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-        """Dictionary codes for GT text; alleles are -1 missing, -2 absent (haploid)."""
-        if max(int(a1.max(initial=0)), int(a2.max(initial=0))) < 62:
-            # Small allele numbers: a key below 8192, so a bincount finds the distinct genotypes in O(n).
-            key = (((a1.astype(np.int32) + 2) << 7) | ((a2.astype(np.int32) + 2) << 1) | phased.astype(np.int32))
-            present = np.flatnonzero(np.bincount(key.ravel(), minlength=8192))
-            for k in present.tolist():
-                self._code(k, (k >> 7) - 2, ((k >> 1) & 0x3F) - 2, k & 1, small=True)
-            codes = self._lut[key]
-        else:
-            key = ((a1.astype(np.int64) + 2) << 20) | ((a2.astype(np.int64) + 2) << 1) | phased.astype(np.int64)
-            uniq, inverse = np.unique(key, return_inverse=True)
-            local = np.array([self._code(k, (k >> 20) - 2, ((k >> 1) & 0x7FFFF) - 2, k & 1, small=False)
-                              for k in uniq.tolist()], dtype=np.int32)
-            codes = local[inverse.reshape(key.shape)]
-        dictionary = pa.array([t for _, t in sorted(self.gt_codes.values())], pa.string())
-        return codes, dictionary
-
-    def _code(self, k: int, x1: int, x2: int, ph: int, small: bool) -> int:
-        t1 = "." if x1 < 0 else str(x1)
-        text = t1 if x2 == -2 else t1 + ("|" if ph else "/") + ("." if x2 < 0 else str(x2))
-        if text not in self._by_text:
-            self._by_text[text] = len(self._by_text)
-            self.gt_codes[text] = (self._by_text[text], text)
-        code = self._by_text[text]
-        if small:
-            self._lut[k] = code
-        return code
-
-    def write(self, chrom: str, keys: list[int], pos: list[int], a1, a2, phased, dosage, dp, gq, gt=None) -> None:
-        k = len(keys)
-        codes, gt_dict = gt if gt is not None else self.gt_strings(a1, a2, phased)
-        dosage_flat = dosage.ravel()
-        table = pa.Table.from_arrays([
-            pa.array(np.repeat(np.asarray(keys, dtype=np.int64), self.n)),
-            pa.array(np.repeat(np.asarray(pos, dtype=np.int32), self.n)),
-            pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(self.n, dtype=np.int32), k)), self.sample_dict),
-            pa.DictionaryArray.from_arrays(pa.array(codes.ravel()), gt_dict),
-            pa.array(dosage_flat.astype(np.int8), mask=dosage_flat < 0),
-            _int_array(dp, k * self.n),
-            _int_array(gq, k * self.n),
-        ], schema=GENOTYPE_SCHEMA)
-        all_rows, carriers = self._writer(chrom)
-        all_rows.write_table(table, row_group_size=len(table))
-        # The sparse copy: every genotype that is not homozygous reference for this row's allele.
-        carrying = pa.array(dosage_flat != 0)
-        carrier_table = table.filter(carrying)
-        carriers.write_table(carrier_table, row_group_size=max(1, len(carrier_table)))
-        self.rows += len(table)
-        self.carrier_rows += len(carrier_table)
-
-    def close(self) -> None:
-        for pair in self.writers.values():
-            for w in pair:
-                w.close()
-        self.writers.clear()
-
-
-def _int_array(values: np.ndarray | None, length: int) -> pa.Array:
-    if values is None:
-        return pa.nulls(length, pa.int32())
-    flat = values.ravel().astype(np.int32)
-    return pa.array(flat, mask=flat <= INT_MISSING + 1)
-
-
-def _format_matrix(v, key: str, n: int) -> np.ndarray | None:
-    try:
-        arr = v.format(key)
-    except KeyError:
-        return None
-    if arr is None or arr.dtype.kind not in "iu":
-        return None
-    return arr[:, 0] if arr.ndim == 2 else arr.reshape(n)
-
-
 @dataclass(frozen=True)
 class VcfSummary:
     samples: int
@@ -352,28 +227,25 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
     vrows: dict[str, list] = {c: [] for c in ("variant_key", "chrom", "pos", "id", "ref", "alt", "qual", "filter")}
     for f in infos:
         vrows[f.column] = []
-    chunk_variants = max(1, TARGET_ROWS_PER_GROUP // max(n, 1))
-    buf: dict[str, list] = {}
-    buf_chrom: str | None = None
+    info_columns = [(f, vrows[f.column]) for f in infos]
+    v_key, v_chrom, v_pos, v_id, v_ref, v_alt, v_qual, v_filter = (
+        vrows[c] for c in ("variant_key", "chrom", "pos", "id", "ref", "alt", "qual", "filter"))
+    capacity = max(1, GENOTYPE_ROWS_PER_GROUP // max(n, 1))
+    # Two chunks take turns: the reader fills one while the writer thread encodes and writes the other.
+    spare = [GenotypeChunk(n, capacity) for _ in range(2)] if n else []
+    chunk = spare.pop() if n else None
+    pending = None
     records = 0
     chroms: list[str] = []
-    pending = []  # at most one Parquet write runs in a background thread while parsing goes on
 
-    def flush():
-        nonlocal buf
-        if buf and buf["keys"] and n:
-            a1, a2 = np.vstack(buf["a1"]), np.vstack(buf["a2"])
-            allele = np.asarray(buf["allele"], dtype=np.int16)[:, None]
-            dosage = ((a1 == allele).astype(np.int8) + (a2 == allele).astype(np.int8))
-            dosage[(a1 == -1) | (a2 == -1)] = -1
-            phased = np.vstack(buf["ph"])
-            codes = geno.gt_strings(a1, a2, phased)  # the GT dictionary grows in this thread only
-            args = (buf_chrom, buf["keys"], buf["pos"], a1, a2, phased, dosage,
-                    np.vstack(buf["dp"]), np.vstack(buf["gq"]))
-            while pending:
-                pending.pop().result()
-            pending.append(pool.submit(geno.write, *args, gt=codes))
-        buf = {"keys": [], "pos": [], "a1": [], "a2": [], "ph": [], "allele": [], "dp": [], "gq": []}
+    def hand_over(current: GenotypeChunk) -> GenotypeChunk:
+        nonlocal pending
+        if pending is not None:
+            spare.append(pending.result())
+        pending = pool.submit(lambda c: (geno.write(c), c)[1], current)
+        nxt = spare.pop()
+        nxt.k, nxt.chrom = 0, None
+        return nxt
 
     def records_iter():
         if contigs is None:
@@ -383,7 +255,6 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
                 yield from vcf(c)
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
-    flush()
     iterator = records_iter()
     try:
         while True:
@@ -396,67 +267,61 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
                     raise
                 raise diagnose(path, header.header_lines + records + 1, n, header.format_keys, exc) from None
             records += 1
-            line_no = header.header_lines + records
             try:
                 chrom = v.CHROM
-                if chrom != buf_chrom or len(buf["keys"]) >= chunk_variants:
-                    flush()
-                    buf_chrom = chrom
-                    if not chroms or chroms[-1] != chrom:
-                        chroms.append(chrom)
-                alts = v.ALT or []
+                if not chroms or chroms[-1] != chrom:
+                    chroms.append(chrom)
+                alts = v.ALT or ["."]
                 if n:
-                    arr = v.genotype.array()
-                    a1 = arr[:, 0]
-                    a2 = arr[:, 1] if arr.shape[1] > 2 else np.full(n, -2, dtype=arr.dtype)
-                    ph = arr[:, -1]
-                    dp = _format_matrix(v, "DP", n)
-                    gq = _format_matrix(v, "GQ", n)
+                    gt = v.genotype.array()
+                    dp = format_ints(v, "DP")
+                    gq = format_ints(v, "GQ")
+                    if chunk.k and (chunk.chrom != chrom or chunk.k + len(alts) > capacity):
+                        chunk = hand_over(chunk)
+                    chunk.chrom = chrom
                 filters = ";".join(v.FILTERS) if v.FILTERS else "."
-                info_values = {f.name: v.INFO.get(f.name) for f in infos}
+                info_values = [v.INFO.get(f.name) for f in infos]
                 ci = contig_index.get(chrom)
                 if ci is None:
                     ci = contig_index[chrom] = len(contig_index)
-                for ai, alt in enumerate(alts or ["."]):
+                pos, vid, ref, qual = v.POS, v.ID, v.REF, v.QUAL
+                local = counters.get(chrom, 0)
+                counters[chrom] = local + len(alts)
+                for ai, alt in enumerate(alts):
                     # Keys are unique and sorted like the file (contig order of the header, then
                     # position), and computable per contig, so contigs can be converted in parallel.
-                    local = counters.get(chrom, 0)
-                    counters[chrom] = local + 1
-                    key = (ci << 32) | local
-                    vrows["variant_key"].append(key)
-                    vrows["chrom"].append(chrom)
-                    vrows["pos"].append(v.POS)
-                    vrows["id"].append(v.ID)
-                    vrows["ref"].append(v.REF)
-                    vrows["alt"].append(alt)
-                    vrows["qual"].append(v.QUAL)
-                    vrows["filter"].append(filters)
-                    for f in infos:
-                        vrows[f.column].append(_info_value(info_values[f.name], f, ai))
+                    key = (ci << 32) | (local + ai)
+                    v_key.append(key)
+                    v_chrom.append(chrom)
+                    v_pos.append(pos)
+                    v_id.append(vid)
+                    v_ref.append(ref)
+                    v_alt.append(alt)
+                    v_qual.append(qual)
+                    v_filter.append(filters)
+                    for (f, column), value in zip(info_columns, info_values):
+                        column.append(_info_value(value, f, ai))
                     if n:
-                        buf["keys"].append(key)
-                        buf["pos"].append(v.POS)
-                        buf["a1"].append(a1)
-                        buf["a2"].append(a2)
-                        buf["ph"].append(ph)
-                        buf["allele"].append(ai + 1)
-                        buf["dp"].append(dp if dp is not None else np.full(n, INT_MISSING - 1, dtype=np.int32))
-                        buf["gq"].append(gq if gq is not None else np.full(n, INT_MISSING - 1, dtype=np.int32))
+                        if chunk.full:
+                            chunk = hand_over(chunk)
+                            chunk.chrom = chrom
+                        chunk.add(key, pos, ai + 1, gt, dp, gq)
             except MalformedInput:
                 raise
             except Exception as exc:
                 if contigs is not None:
                     raise
-                raise diagnose(path, line_no, n, header.format_keys, exc) from None
+                raise diagnose(path, header.header_lines + records, n, header.format_keys, exc) from None
             if records % 1000 == 0:
                 if progress:
                     progress(1000)
                 elif _PROGRESS is not None:
                     with _PROGRESS.get_lock():
                         _PROGRESS.value += 1000
-        flush()
-        while pending:
-            pending.pop().result()
+        if chunk is not None and chunk.k:
+            hand_over(chunk)
+        if pending is not None:
+            pending.result()
     finally:
         pool.shutdown(wait=True)
         geno.close()
@@ -541,11 +406,37 @@ def convert_vcf(path: Path, out: Path, progress: Callable[[int], None] | None = 
     return summary, header.infos, header.samples
 
 
+def _fresh_index(path: Path) -> Path | None:
+    """The tabix/CSI index next to the file, if there is one and it is not older than the file."""
+    index = next((p for p in (Path(str(path) + ".tbi"), Path(str(path) + ".csi")) if p.is_file()), None)
+    if index is None or index.stat().st_mtime < path.stat().st_mtime:
+        return None
+    return index
+
+
+def record_total(path: Path) -> int | None:
+    """Records in the file as counted by its index (nothing is decompressed), or None without one.
+
+    The total of the ingest progress bar; bgzip alone does not say how many records a file holds.
+    """
+    import cyvcf2
+    path = Path(path)
+    if not path.is_file() or _fresh_index(path) is None:
+        return None
+    try:
+        vcf = cyvcf2.VCF(str(path))
+        try:
+            return int(vcf.num_records) or None
+        finally:
+            vcf.close()
+    except Exception:  # noqa: BLE001 - an unreadable index only means a bar without a total
+        return None
+
+
 def _index_contigs(path: Path) -> list[str]:
     """Contigs listed in an up-to-date tabix/CSI index (only the index is read), else []."""
     import pysam
-    index = next((p for p in (Path(str(path) + ".tbi"), Path(str(path) + ".csi")) if p.is_file()), None)
-    if index is None or index.stat().st_mtime < path.stat().st_mtime:
+    if _fresh_index(path) is None:
         return []
     try:
         with pysam.TabixFile(str(path)) as tbx:

@@ -1,0 +1,258 @@
+"""Genotypes of a VCF as long-form Parquet: a chunk buffer filled record by record, and its writer.
+
+The reader copies each record's GT/DP/GQ arrays (n samples) into a preallocated chunk of
+consecutive variants; the writer turns a whole chunk into Arrow columns with numpy (no loop over
+samples or genotypes in Python) and writes it as one row group of `genotypes/`, plus its
+non-homozygous-reference rows into `carriers/`. Two chunks alternate, so one is filled while the
+other is written in a background thread (Arrow and Parquet release the GIL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CARRIERS = "carriers"
+INT_MISSING = -2147483647  # htslib: anything at or below is missing / vector end
+# Genotype row groups hold consecutive variants (about 32 at 2,000 samples): the `pos` statistics
+# of a row group then cover a span of a few hundred kilobases to a few megabases, so a 1 Mb region
+# query reads one or two row groups of its chromosome's file.
+GENOTYPE_ROWS_PER_GROUP = 65_536
+# Carriers are read whole (allele counts in a subset): large row groups, little per-group overhead.
+CARRIER_ROWS_PER_GROUP = 1 << 20
+
+# Keys, positions, samples and GT text are never null: declared required, Parquet stores no
+# definition levels for them.
+GENOTYPE_SCHEMA = pa.schema([
+    pa.field("variant_key", pa.int64(), nullable=False),
+    pa.field("pos", pa.int32(), nullable=False),
+    pa.field("sample", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+    pa.field("gt", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+    ("dosage", pa.int8()),
+    ("dp", pa.int32()),
+    ("gq", pa.int32()),
+])
+
+# Measured on 2,000 samples x 50,000 variants: dictionary encoding pays for the repeated strings
+# (sample, gt) but costs more than it saves on integers; sorted keys and positions are runs, which
+# delta encoding stores in almost nothing; depth and quality compress better, and faster, split
+# into byte streams. Statistics only where a query prunes by them (region by pos, join by key).
+PARQUET_OPTIONS = dict(
+    compression="zstd", compression_level=1,
+    use_dictionary=["sample", "gt"],
+    column_encoding={"variant_key": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED",
+                     "dosage": "BYTE_STREAM_SPLIT", "dp": "BYTE_STREAM_SPLIT", "gq": "BYTE_STREAM_SPLIT"},
+    write_statistics=["variant_key", "pos"],
+)
+
+
+class GenotypeChunk:
+    """Up to `capacity` variant rows of one chromosome, each with every sample's alleles, DP and GQ."""
+
+    def __init__(self, n_samples: int, capacity: int):
+        self.n, self.capacity = n_samples, capacity
+        # cyvcf2's genotype.array() layout: first allele, second allele (-2 if haploid), phased.
+        self.gt = np.empty((capacity, n_samples, 3), dtype=np.int16)
+        self.dp = np.empty((capacity, n_samples), dtype=np.int32)
+        self.gq = np.empty((capacity, n_samples), dtype=np.int32)
+        self.keys = np.empty(capacity, dtype=np.int64)
+        self.pos = np.empty(capacity, dtype=np.int32)
+        self.allele = np.empty(capacity, dtype=np.int16)  # which ALT this row counts (1-based)
+        self.chrom: str | None = None
+        self.k = 0
+
+    @property
+    def full(self) -> bool:
+        return self.k >= self.capacity
+
+    def add(self, key: int, pos: int, allele: int, gt: np.ndarray, dp: np.ndarray | None,
+            gq: np.ndarray | None) -> None:
+        i = self.k
+        if gt.shape[1] == 3:
+            self.gt[i] = gt
+        else:  # haploid (n, 2) or polyploid: the first two alleles and the phase flag
+            row = self.gt[i]
+            row[:, 0] = gt[:, 0]
+            row[:, 1] = gt[:, 1] if gt.shape[1] > 2 else -2
+            row[:, 2] = gt[:, -1]
+        _put(self.dp[i], dp)
+        _put(self.gq[i], gq)
+        self.keys[i], self.pos[i], self.allele[i] = key, pos, allele
+        self.k = i + 1
+
+
+def _put(dest: np.ndarray, values: np.ndarray | None) -> None:
+    if values is None:
+        dest.fill(INT_MISSING - 1)
+    else:
+        dest[:] = values[:, 0] if values.ndim == 2 else values
+
+
+def format_ints(v, key: str) -> np.ndarray | None:
+    """An integer FORMAT field of one record (n, k), or None when absent or not an integer."""
+    try:
+        arr = v.format(key)
+    except KeyError:
+        return None
+    if arr is None or arr.dtype.kind not in "iu":
+        return None
+    return arr
+
+
+class GtCodes:
+    """Dictionary codes of GT text, stable for the whole conversion (the dictionary only grows)."""
+
+    def __init__(self):
+        self._lut = np.full(8192, -1, dtype=np.int32)
+        self._texts: list[str] = []
+        self._by_text: dict[str, int] = {}
+        self._dictionary: pa.Array | None = None
+
+    def encode(self, a1: np.ndarray, a2: np.ndarray, phased: np.ndarray) -> np.ndarray:
+        """Alleles are -1 missing, -2 absent (haploid)."""
+        if max(int(a1.max(initial=0)), int(a2.max(initial=0))) < 62:
+            # Small allele numbers: a key below 8192 and a lookup table; only genotypes not seen
+            # before in this conversion (rare after the first chunk) go through Python.
+            key = a1 + np.int16(2)  # int16 throughout: the key stays below 8192
+            key <<= 6
+            key += a2
+            key += np.int16(2)
+            key <<= 1
+            key |= phased != 0
+            codes = self._lut[key]
+            if (codes < 0).any():
+                for k in np.unique(key[codes < 0]).tolist():
+                    self._lut[k] = self._code((k >> 7) - 2, ((k >> 1) & 0x3F) - 2, k & 1)
+                codes = self._lut[key]
+            return codes
+        key = ((a1.astype(np.int64) + 2) << 20) | ((a2.astype(np.int64) + 2) << 1) | (phased != 0)
+        uniq, inverse = np.unique(key, return_inverse=True)
+        local = np.array([self._code((k >> 20) - 2, ((k >> 1) & 0x7FFFF) - 2, k & 1) for k in uniq.tolist()],
+                         dtype=np.int32)
+        return local[inverse.reshape(key.shape)]
+
+    def _code(self, x1: int, x2: int, ph: int) -> int:
+        t1 = "." if x1 < 0 else str(x1)
+        text = t1 if x2 == -2 else t1 + ("|" if ph else "/") + ("." if x2 < 0 else str(x2))
+        if text not in self._by_text:
+            self._by_text[text] = len(self._texts)
+            self._texts.append(text)
+            self._dictionary = None
+        return self._by_text[text]
+
+    @property
+    def dictionary(self) -> pa.Array:
+        if self._dictionary is None:
+            self._dictionary = pa.array(self._texts, pa.string())
+        return self._dictionary
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
+    """An Arrow array over `values` (no copy) with nulls where `missing`; no bitmap when none is."""
+    if not missing.any():
+        return pa.array(values, arrow_type)
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+    return pa.Array.from_buffers(arrow_type, len(values), [validity, pa.py_buffer(values)])
+
+
+@dataclass
+class _CarrierBuffer:
+    columns: list[list[np.ndarray]] = field(default_factory=lambda: [[] for _ in range(7)])
+    rows: int = 0
+
+
+@dataclass
+class GenotypeWriter:
+    """Writes chunks of one worker: `genotypes/chrom=<c>/part-<i>.parquet` and the same for carriers."""
+
+    root: Path  # the genotypes folder; carriers go next to it
+    samples: list[str]
+    rows: int = 0
+    carrier_rows: int = 0
+    _writers: dict = field(default_factory=dict)
+    _parts: dict = field(default_factory=dict)  # a chromosome met again later in the file gets another part
+    _chrom: str | None = None
+    _carriers: _CarrierBuffer = field(default_factory=_CarrierBuffer)
+
+    def __post_init__(self):
+        self.n = len(self.samples)
+        self.sample_dict = pa.array(self.samples, pa.string())
+        self.gt_codes = GtCodes()
+        self._sample_idx = np.empty(0, dtype=np.int32)
+
+    def _open(self, chrom: str) -> None:
+        self.close()
+        part = self._parts[chrom] = self._parts.get(chrom, -1) + 1
+        for name, root in (("genotypes", self.root), ("carriers", self.root.parent / CARRIERS)):
+            folder = root / f"chrom={chrom}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self._writers[name] = pq.ParquetWriter(folder / f"part-{part}.parquet", GENOTYPE_SCHEMA,
+                                                   **PARQUET_OPTIONS)
+        self._chrom = chrom
+
+    def _samples(self, rows: int) -> np.ndarray:
+        if len(self._sample_idx) < rows:
+            self._sample_idx = np.tile(np.arange(self.n, dtype=np.int32), rows // self.n)
+        return self._sample_idx[:rows]
+
+    def write(self, chunk: GenotypeChunk) -> None:
+        k, n = chunk.k, self.n
+        if k == 0 or n == 0:
+            return
+        if chunk.chrom != self._chrom:
+            self._open(chunk.chrom)
+        gt = chunk.gt[:k]
+        a1, a2 = gt[:, :, 0], gt[:, :, 1]
+        allele = chunk.allele[:k, None]
+        dosage = (a1 == allele).view(np.int8) + (a2 == allele).view(np.int8)
+        missing = ((a1 == -1) | (a2 == -1)).ravel()
+        dosage = dosage.ravel()
+        dosage[missing] = -1
+        codes = self.gt_codes.encode(a1, a2, gt[:, :, 2]).ravel()
+        dp, gq = chunk.dp[:k].ravel(), chunk.gq[:k].ravel()
+        columns = [np.repeat(chunk.keys[:k], n), np.repeat(chunk.pos[:k], n), self._samples(k * n),
+                   codes, dosage, dp, gq]
+        self._writers["genotypes"].write_table(self._table(columns, missing), row_group_size=k * n)
+        self.rows += k * n
+        # The sparse copy: every genotype that is not homozygous reference for this row's allele.
+        carrying = np.flatnonzero(dosage != 0)
+        buf = self._carriers
+        for store, values in zip(buf.columns, columns):
+            store.append(values[carrying])
+        buf.rows += len(carrying)
+        if buf.rows >= CARRIER_ROWS_PER_GROUP:
+            self._flush_carriers()
+
+    def _table(self, columns: list[np.ndarray], dosage_missing: np.ndarray | None = None) -> pa.Table:
+        key, pos, sample, codes, dosage, dp, gq = columns
+        if dosage_missing is None:
+            dosage_missing = dosage < 0
+        return pa.Table.from_arrays([
+            pa.array(key, pa.int64()),
+            pa.array(pos, pa.int32()),
+            pa.DictionaryArray.from_arrays(pa.array(sample, pa.int32()), self.sample_dict),
+            pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), self.gt_codes.dictionary),
+            _nullable(dosage, dosage_missing, pa.int8()),
+            _nullable(dp, dp <= INT_MISSING + 1, pa.int32()),
+            _nullable(gq, gq <= INT_MISSING + 1, pa.int32()),
+        ], schema=GENOTYPE_SCHEMA)
+
+    def _flush_carriers(self) -> None:
+        buf = self._carriers
+        if buf.rows:
+            columns = [np.concatenate(parts) for parts in buf.columns]
+            self._writers["carriers"].write_table(self._table(columns), row_group_size=buf.rows)
+            self.carrier_rows += buf.rows
+        self._carriers = _CarrierBuffer()
+
+    def close(self) -> None:
+        if self._writers:
+            self._flush_carriers()
+            for w in self._writers.values():
+                w.close()
+            self._writers.clear()
+        self._chrom = None
