@@ -74,14 +74,14 @@ class ReadFile:
     kind: str
     names: frozenset[str]
     names_in_reads: bool       # unknown (registered before this was checked) counts as True
-    indexed: bool
+    indexed: bool              # registration found or built a .bai, so the extract's copy gets one too
     sha256: str
 
     @classmethod
     def of(cls, dv, entry: dict) -> "ReadFile":
         names = {entry.get("sample"), entry.get("participant"), *file_stems(entry["file"])}
         return cls(dv.path / entry["path"], entry.get("kind", dv.kind), frozenset(n for n in names if n),
-                   entry.get("names_in_reads", True), bool(entry.get("indexes")) or entry.get("sorted") == "coordinate",
+                   entry.get("names_in_reads", True), bool(entry.get("indexes")),
                    dv.manifest["files"].get(entry["path"], {}).get("sha256", ""))
 
 
