@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
 from oauthenticator.generic import GenericOAuthenticator
 from tornado.httpclient import HTTPClientError
-from traitlets import Any
+from tornado.ioloop import PeriodicCallback
+from traitlets import Any, Bool
 
 from .groups import ALL as HUB_GROUPS
 from .groups import ENCLAVE_ADMINS
@@ -130,13 +132,31 @@ _refresh_refused: contextvars.ContextVar[str | None] = contextvars.ContextVar("c
 class EnclaveOIDCAuthenticator(GenericOAuthenticator):
     """GenericOAuthenticator that also records accounts the provider stops accepting.
 
-    At each refresh (every `auth_refresh_age` seconds of use, and before every spawn) the access
-    token is checked at the userinfo endpoint and, if refused, renewed with the refresh token.
+    At each refresh (every `auth_refresh_age` seconds of use, before every spawn, and every
+    `auth_refresh_age` seconds for users with a running server) the access token is checked at
+    the userinfo endpoint and, if refused, renewed with the refresh token.
     When the provider refuses the refresh token too, the hub session ends (OAuthenticator) and the
     account is recorded in the enclave database, so the reconciler stops its servers.
     """
 
     enclave = Any(help="The Enclave whose database records accounts the provider refused.").tag(config=True)
+    refresh_running_users = Bool(True, help="""Also check with the provider, every `auth_refresh_age` seconds,
+        every user with a running server, whether or not they use the hub meanwhile. Without it an
+        account disabled at the provider is noticed only at its next request to the hub, so a server
+        left running with no browser open would keep running. Default True (added with the OIDC login).""",
+    ).tag(config=True)
+
+    _sweeper = None
+    _hub = None
+
+    def get_handlers(self, app):
+        # The hub asks for its login handlers once, with its users loaded and its event loop
+        # running: the moment to start checking users with running servers.
+        if self.refresh_running_users and self.auth_refresh_age > 0 and self._sweeper is None:
+            self._hub = app
+            self._sweeper = PeriodicCallback(self.refresh_running, self.auth_refresh_age * 1000, jitter=0.1)
+            self._sweeper.start()
+        return super().get_handlers(app)
 
     async def get_token_info(self, handler, params):
         try:
@@ -154,6 +174,40 @@ class EnclaveOIDCAuthenticator(GenericOAuthenticator):
             self.log.warning("identity provider refused %s at refresh: %s", user.name, reason)
             await asyncio.to_thread(self._record, user.name, reason)
         return result
+
+    async def refresh_running(self) -> list[str]:
+        """Refresh every user with a running server whose last check is `auth_refresh_age` old;
+        return the names the provider did not confirm. A refusal is recorded by `refresh_user`
+        (so the reconciler stops the servers); a provider that cannot be reached is tried again
+        at the next sweep, and the servers keep running meanwhile."""
+        not_confirmed = []
+        for user in [u for u in list(self._hub.users.values()) if u.active]:
+            last = getattr(user, "_auth_refreshed", None)
+            if last and time.monotonic() - last < self.auth_refresh_age:
+                continue  # the user's own requests keep it checked
+            try:
+                result = await self.refresh_user(user)
+            except Exception:
+                self.log.exception("could not check %s with the identity provider; trying again later", user.name)
+                continue
+            if not result:
+                not_confirmed.append(user.name)
+                continue
+            user._auth_refreshed = time.monotonic()
+            if isinstance(result, dict):
+                await self._keep_refreshed(user, result)
+        return not_confirmed
+
+    async def _keep_refreshed(self, user, model: dict) -> None:
+        """What the hub keeps from a refresh made outside a request (as its handlers do with one):
+        the renewed tokens, the provider's groups and the admin flag."""
+        if model.get("admin") is not None and model["admin"] != user.admin:
+            user.admin = model["admin"]
+            self._hub.db.commit()
+        if self.manage_groups and model.get("groups") is not None:
+            user.sync_groups(model["groups"])
+        if "auth_state" in model:
+            await user.save_auth_state(model["auth_state"])
 
     async def authenticate(self, handler, data=None, **kwargs):
         model = await super().authenticate(handler, data, **kwargs)
