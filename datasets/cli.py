@@ -95,9 +95,10 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def ingest_vcf_cmd(enclave, file, dataset_id, version, source_project, description, no_qc):
         """A bgzipped multi-sample VCF FILE into variants and genotypes Parquet tables (plus QC)."""
-        from .vcf import ingest_vcf
+        from .vcf import ingest_vcf, record_total
         _ready(enclave)
-        with progress_bar(f"ingesting {Path(file).name}", unit="records") as advance:
+        with progress_bar(f"ingesting {Path(file).name}", total=record_total(Path(file)),
+                          unit="records") as advance:
             dv = ingest_vcf(enclave.state, file, dataset_id, version, source_project, advance,
                             enclave.policy.qc, run_qc=not no_qc, description=description)
         _published(enclave, dv, "vcf")
