@@ -1,8 +1,16 @@
 """The egress checks engine: what `cirn egress scan` and the egress-review service run on files
-before anything leaves the enclave. Entry point: `scan_paths(paths, policy, identifiers)`."""
+before anything leaves the enclave.
 
+The library API is what this package exports; its modules are internals:
+- `scan_paths(paths, policy, identifiers)` -> `ScanReport`, for files and folders;
+- `scan_bytes(data, name, context)` -> `[FileReport]`, for content already in memory;
+- `ScanContext(policy, identifiers)`, built once and passed to every call (it holds the analyzer).
+"""
+
+from .context import ScanContext
 from .findings import FileReport, Finding, ScanReport, Verdict
-from .identifiers import IdentifierSet
+from .identifiers import IdentifierListError, IdentifierSet
 from .scan import ScanInputError, scan_bytes, scan_paths
 
-__all__ = ["FileReport", "Finding", "IdentifierSet", "ScanInputError", "ScanReport", "Verdict", "scan_bytes", "scan_paths"]
+__all__ = ["FileReport", "Finding", "IdentifierListError", "IdentifierSet", "ScanContext", "ScanInputError",
+           "ScanReport", "Verdict", "scan_bytes", "scan_paths"]

@@ -1,4 +1,4 @@
-"""What every check needs during one scan: the policy, the identifiers, the PII scanner."""
+"""What every check needs during a scan: the policy, the identifiers, the PII scanner."""
 
 from __future__ import annotations
 
@@ -14,8 +14,20 @@ from .tables import TableChecker
 
 @dataclass
 class ScanContext:
+    """Build one per policy and identifier list and reuse it for every file: it keeps Presidio's
+    analyzer, which takes seconds to load. `identifiers` may be an `IdentifierSet` or any
+    iterable of identifier strings."""
+
     policy: EgressPolicy = field(default_factory=EgressPolicy)
     identifiers: IdentifierSet = field(default_factory=IdentifierSet.empty)
+
+    def __post_init__(self) -> None:
+        if self.policy is None:
+            self.policy = EgressPolicy()
+        if self.identifiers is None:
+            self.identifiers = IdentifierSet.empty()
+        elif not isinstance(self.identifiers, IdentifierSet):
+            self.identifiers = IdentifierSet(self.identifiers)
 
     @cached_property
     def pii(self):

@@ -143,6 +143,11 @@ PHONE_SEPARATORS = b"-. )"
 LABEL_MARKS = (b":", b"=", "：".encode())
 
 
+# Below this, a few `bytes.find` passes cost less than handing the text to polars (notebooks are
+# thousands of small channels).
+POLARS_MIN_BYTES = 1 << 16
+
+
 class Prefilter:
     """Offsets where some recognizer could match: digit runs, phone and passport shapes, '@',
     and a name label before ':' or '='. Every recognizer's pattern contains one of them."""
@@ -180,12 +185,11 @@ class Prefilter:
 
 def needle_offsets(masked: MaskedText, needles: list[bytes]) -> list[int]:
     """Byte offsets in the folded text where any of `needles` starts: one Aho–Corasick pass in
-    polars (overlapping matches, so no shape hides another), or, for bytes that are not UTF-8,
-    one `bytes.find` pass per needle."""
-    try:
-        text = pl.Series([masked.masked], dtype=pl.Binary).cast(pl.String)
-    except pl.exceptions.PolarsError:  # lone surrogates from a notebook's JSON escapes
+    polars (overlapping matches, so no shape hides another), or, for small texts and bytes that
+    are not UTF-8, one `bytes.find` pass per needle."""
+    if len(masked.masked) < POLARS_MIN_BYTES or masked.surrogates:  # lone surrogates are not UTF-8
         return [i for needle in needles for i in masked.find_all(needle)]
+    text = pl.Series([masked.masked], dtype=pl.Binary).cast(pl.String)
     return text.str.find_many([n.decode() for n in needles], overlapping=True)[0].to_list()
 
 
@@ -206,18 +210,39 @@ class PiiScanner:
     def candidate_windows(self, text: str, masked: MaskedText | None = None) -> list[tuple[int, int]]:
         """The lines (or, for very long lines, slices of them) that hold a candidate."""
         masked = masked or MaskedText(text)
+        raw = masked.raw
+        # Lines are found in the bytes first: a line with many candidates (a run of digits is one
+        # at every position) costs one lookup, and only its ends are turned into characters.
+        spans: list[tuple[int, int]] = []  # (start, end) of a short line, or (offset, -1) in a long one
+        last_end = -1
+        for b in self._prefilter.byte_offsets(masked):
+            if b < last_end:
+                continue
+            start = raw.rfind(b"\n", 0, b) + 1
+            end = raw.find(b"\n", b)
+            end = len(raw) if end < 0 else end
+            if end - start <= MAX_WINDOW:  # as many characters at most
+                spans.append((start, end))
+                last_end = end
+            else:
+                spans.append((b, -1))
+        chars = iter(masked.char_offsets([x for span in spans for x in span if x >= 0]))
         windows: list[tuple[int, int]] = []
         last_end = -1
-        for offset in masked.char_offsets(self._prefilter.byte_offsets(masked)):
-            if offset < last_end:
-                continue
-            line_start = text.rfind("\n", 0, offset) + 1
-            line_end = text.find("\n", offset)
-            if line_end < 0:
-                line_end = len(text)
-            if line_end - line_start > MAX_WINDOW:
-                line_start, line_end = _cut_window(text, offset, offset + 1, line_start, line_end,
-                                                   self.policy.pii.context_window)
+        for _first, second in spans:
+            if second >= 0:
+                line_start, line_end = next(chars), next(chars)
+            else:
+                offset = next(chars)
+                if offset < last_end:
+                    continue
+                line_start = text.rfind("\n", 0, offset) + 1
+                line_end = text.find("\n", offset)
+                if line_end < 0:
+                    line_end = len(text)
+                if line_end - line_start > MAX_WINDOW:
+                    line_start, line_end = _cut_window(text, offset, offset + 1, line_start, line_end,
+                                                       self.policy.pii.context_window)
             if windows and line_start <= windows[-1][1]:
                 windows[-1] = (windows[-1][0], max(windows[-1][1], line_end))
             else:
@@ -244,7 +269,7 @@ class PiiScanner:
                 pos, window_start = segments[i]
                 hits.append(PiiHit(hit.entity, hit.start - pos + window_start, hit.end - pos + window_start,
                                    hit.score, hit.value))
-        return hits
+        return sorted(hits, key=lambda h: h.start)  # text order, however the windows were chunked
 
     def _chunks(self, text: str, windows: list[tuple[int, int]]):
         """Candidate windows joined into chunks, so Presidio's fixed cost per call is paid once

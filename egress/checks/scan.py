@@ -1,7 +1,8 @@
 """The scan: walk the paths, sniff each file, run the checks its kind needs, open archives.
 
-`scan_paths(paths, policy, identifiers)` is the library entry point that both `cirn egress scan`
-and the egress-review service call.
+`scan_paths(paths, ...)` (files and folders, what `cirn egress scan` runs) and `scan_bytes(data,
+name, context)` (content already in memory, what the egress-review service runs) are the library
+entry points; both are exported by `cirn.egress.checks`.
 """
 
 from __future__ import annotations
@@ -36,12 +37,11 @@ class ScanInputError(CirnError):
 
 def scan_paths(paths: Iterable[str | os.PathLike], policy: EgressPolicy | None = None,
                identifiers: IdentifierSet | Iterable[str] | None = None,
-               on_file: Callable[[str], None] | None = None) -> ScanReport:
+               on_file: Callable[[str], None] | None = None, context: ScanContext | None = None) -> ScanReport:
     """Scan files and folders (walked recursively). Raises ScanInputError for a missing or
-    unreadable path: an input the scan cannot read must never come back as `pass`."""
-    if identifiers is not None and not isinstance(identifiers, IdentifierSet):
-        identifiers = IdentifierSet(identifiers)
-    ctx = ScanContext(policy or EgressPolicy(), identifiers or IdentifierSet.empty())
+    unreadable path: an input the scan cannot read must never come back as `pass`.
+    `context` reuses a ScanContext (and its loaded analyzer) in place of `policy` and `identifiers`."""
+    ctx = context or ScanContext(policy, identifiers)
     files = list(_walk(paths))
     report = ScanReport()
     for path in files:
@@ -86,7 +86,7 @@ def scan_file(path: str, ctx: ScanContext) -> list[FileReport]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ScanInputError(f"{path} cannot be read ({exc.strerror or exc}); fix its permissions and scan again") from None
-    return scan_bytes(data, path, ctx, depth=0, budget=Budget(ctx.policy.archive.max_expanded_bytes))
+    return _scan_content(data, path, ctx, depth=0, budget=Budget(ctx.policy.archive.max_expanded_bytes))
 
 
 def _oversized(path: str, size: int, cap: int) -> FileReport:
@@ -100,9 +100,20 @@ def _oversized(path: str, size: int, cap: int) -> FileReport:
         Finding("size.cap", Verdict.BLOCK, "file", f"{size} bytes is over the size cap of {cap} bytes; it was not read further")])
 
 
-def scan_bytes(data: bytes, label: str, ctx: ScanContext, depth: int = 0, budget: Budget | None = None) -> list[FileReport]:
-    """The report for one file's content, and those of its members if it is an archive."""
-    budget = budget or Budget(ctx.policy.archive.max_expanded_bytes)
+def scan_bytes(data: bytes, name: str, context: ScanContext | EgressPolicy | None = None,
+               identifiers: IdentifierSet | Iterable[str] | None = None) -> list[FileReport]:
+    """The report for one file's content, named `name` (its type is sniffed from the bytes; the
+    name only breaks ties), followed by one report per member if it is an archive
+    (`name!/inner/path`). `context` is a ScanContext to reuse across calls, or a policy (with
+    `identifiers`) for a one-off scan."""
+    if not isinstance(context, ScanContext):
+        context = ScanContext(context, identifiers)
+    elif identifiers is not None:
+        raise TypeError("give identifiers in the ScanContext, not beside it")
+    return _scan_content(data, name, context, 0, Budget(context.policy.archive.max_expanded_bytes))
+
+
+def _scan_content(data: bytes, label: str, ctx: ScanContext, depth: int, budget: Budget) -> list[FileReport]:
     sniffed = sniff(data, label)
     report = FileReport(label, hashlib.sha256(data).hexdigest(), sniffed.kind)
     extra: list[FileReport] = []
@@ -131,7 +142,7 @@ def _scan_archive(data: bytes, fmt: str, label: str, ctx: ScanContext, depth: in
     reader = ArchiveReader(data, fmt, limits, budget, ctx.policy.max_file_bytes, name=label)
     members: list[FileReport] = []
     for member in reader.members():
-        members.extend(scan_bytes(member.data, f"{label}!/{member.name}", ctx, depth + 1, budget))
+        members.extend(_scan_content(member.data, f"{label}!/{member.name}", ctx, depth + 1, budget))
     report.findings.extend(reader.findings)
     return members
 

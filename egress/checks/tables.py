@@ -21,6 +21,8 @@ from .names import LATIN_FULL_NAME, is_korean_full_name
 def _between(values: pl.Series, low: float, high: float) -> list[tuple[int, float]]:
     """(row, value) of the cells with low < value < high, rows from 1. The filter runs in polars,
     so a table of a million counts costs Python only its hits."""
+    if len(values) <= TableView.SMALL:  # polars' fixed cost per operation is more than the loop
+        return [(row, v) for row, v in enumerate(values.to_list(), start=1) if v is not None and low < v < high]
     hit = ((values > low) & (values < high)).fill_null(False)
     rows = hit.arg_true()
     return list(zip((rows + 1).to_list(), values.filter(hit).to_list()))
@@ -178,6 +180,9 @@ class TableChecker:
         base = self.policy.rounding_base
         if not base:
             return False
+        if len(values) <= TableView.SMALL:
+            nonzero = [v for v in values.to_list() if v]
+            return len(nonzero) >= self.policy.rounding_min_cells and all(v % base == 0 for v in nonzero)
         nonzero = values.drop_nulls()
         nonzero = nonzero.filter(nonzero != 0)
         return len(nonzero) >= self.policy.rounding_min_cells and bool((nonzero % base == 0).all())

@@ -30,8 +30,7 @@ class Checker:
         self._contexts: dict[str, tuple[float, object]] = {}
 
     def _context(self, project: str):
-        from cirn.egress.checks import IdentifierSet
-        from cirn.egress.checks.context import ScanContext
+        from cirn.egress.checks import IdentifierSet, ScanContext
 
         ids_file: Path = self.project_dir(project) / PROJECT_IDENTIFIERS
         mtime = ids_file.stat().st_mtime if ids_file.is_file() else 0.0
@@ -60,8 +59,7 @@ class Checker:
     def warm_up(self) -> None:
         """Load the PII models once, so the first real submission is not the slow one."""
         try:
-            from cirn.egress.checks import IdentifierSet, scan_bytes
-            from cirn.egress.checks.context import ScanContext
+            from cirn.egress.checks import IdentifierSet, ScanContext, scan_bytes
             scan_bytes(b"warm up, call 010-0000-0000\n", "warmup.txt", ScanContext(self.policy, IdentifierSet.empty()))
         except Exception:  # pragma: no cover - best effort
             log.exception("checks warm-up failed")
