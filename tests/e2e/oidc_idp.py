@@ -89,6 +89,14 @@ class OIDCProvider:
         return p.read_text(errors="replace")[-3000:] if p.exists() else ""
 
 
+def provider_for(hub, folder: Path, users: dict, **kwargs) -> OIDCProvider:
+    """A provider whose client is `hub`: its login callback and its page after logout registered.
+    The users are copied, so disabling one does not change the caller's table."""
+    return OIDCProvider(folder, {name: dict(u) for name, u in users.items()},
+                        redirect_uris=[f"{hub.url}/hub/oauth_callback"],
+                        post_logout_redirect_uris=[f"{hub.url}/hub/login"], **kwargs)
+
+
 def oidc_login(page, hub_url: str, user: str, password: str) -> None:
     """In the browser: the hub's login page, on to the provider, sign in (the caller waits for where it lands)."""
     page.goto(f"{hub_url}/hub/login")

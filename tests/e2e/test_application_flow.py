@@ -20,7 +20,7 @@ from cirn.hub.applications.samples import CLINICAL_CSV, minimal_pdf
 from cirn.hub.harness import new_hub, remove_test_objects
 from cirn.policies.application_rules import load_application_policy
 
-from tests.e2e.oidc_idp import OIDCProvider, oidc_login
+from tests.e2e.oidc_idp import oidc_login, provider_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -51,8 +51,7 @@ def world(tmp_path_factory, docker_client, images):
     src.write_text(CLINICAL_CSV)
     ingest_clinical(enclave.state, src, "cohort", "1.0", source_project="test", description="Rare-disease cohort")
     hub = new_hub(home)
-    idp = OIDCProvider(home / "idp", USERS, redirect_uris=[f"{hub.url}/hub/oauth_callback"],
-                       post_logout_redirect_uris=[f"{hub.url}/hub/login"])
+    idp = provider_for(hub, home / "idp", USERS)
     idp.start()
     hub.env = idp.hub_env()
     slug = "f" + uuid.uuid4().hex[:6] + "-burden"

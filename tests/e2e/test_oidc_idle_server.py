@@ -18,7 +18,7 @@ from cirn.hub.harness import new_hub, remove_test_objects
 from cirn.hub.identity import refused_accounts
 from cirn.models import AuditEvent
 
-from tests.e2e.oidc_idp import OIDCProvider, oidc_login
+from tests.e2e.oidc_idp import oidc_login, provider_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -42,9 +42,7 @@ def world(tmp_path_factory, docker_client, images):
     ws.mkdir(parents=True)
     os.chown(ws, 1000, 1000)
     hub = new_hub(home)
-    idp = OIDCProvider(home / "idp", {k: dict(v) for k, v in USERS.items()},
-                       redirect_uris=[f"{hub.url}/hub/oauth_callback"],
-                       post_logout_redirect_uris=[f"{hub.url}/hub/login"], access_token_ttl=2)
+    idp = provider_for(hub, home / "idp", USERS, access_token_ttl=2)
     idp.start()
     hub.env = idp.hub_env(CIRN_AUTH_REFRESH_AGE=str(REFRESH_AGE))
     try:
