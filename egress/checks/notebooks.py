@@ -1,6 +1,7 @@
-"""Notebooks read with nbformat, every channel: sources, every output and MIME type, tracebacks,
-cell and notebook metadata, attachments, widget state. A finding in a channel a reader of the
-rendered notebook would not see gets an extra `hidden-content` finding."""
+"""Notebooks read with nbformat, every channel: sources, every output and MIME type (the data of
+plotly and vega charts read as tables too), tracebacks, cell and notebook metadata, attachments,
+widget state. A finding in a channel a reader of the rendered notebook would not see gets an
+extra `hidden-content` finding."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import nbformat
 
+from .chart_data import chart_tables
 from .context import ScanContext
 from .findings import Finding, Verdict
 from .locations import LineIndex
@@ -186,6 +188,9 @@ def _scan_channel(channel: Channel, ctx: ScanContext) -> list[Finding]:
         for ti, df in enumerate(tables, start=1):
             prefix = where if len(tables) == 1 else f"{where}, table {ti}"
             findings += ctx.tables.check(df, prefix)
+    elif CHART_MIME.match(mime):
+        for part, df in chart_tables(mime, content):
+            findings += ctx.tables.check(df, f"{where}, {part}")
     elif mime == "text/plain" or channel.location.endswith(("stdout", "stderr")):
         df = parse_text_table(content)
         if df is not None:
