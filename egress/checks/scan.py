@@ -23,6 +23,7 @@ from .findings import FileReport, Finding, ScanReport, Verdict
 from .identifiers import IdentifierSet
 from .locations import DelimitedLocator, LineIndex
 from .notebooks import scan_notebook
+from .pdf_text import scan_pdf
 from .sniff import detect_delimiter, sniff
 from .text import scan_text
 
@@ -269,8 +270,7 @@ def _scan_docx(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
 
 def _scan_document(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
     if fmt == "pdf":
-        return [Finding("blocked-type.pdf", Verdict.REVIEW, "file",
-                        "the scanner cannot read PDF content; a person must read every page (or release the source instead)")]
+        return scan_pdf(data, ctx)
     return [Finding("blocked-type.legacy-office", Verdict.BLOCK, "file",
                     "legacy Office files (.xls/.doc) cannot be checked; save as .xlsx/.docx or CSV")]
 

@@ -62,9 +62,9 @@ def test_raster_image_needs_review_svg_blocks(scan):
     assert svg.verdict.label == "block" and locations(svg, "image.vector-coordinates") == ["file"]
 
 
-def test_pdf_needs_review(scan):
+def test_unreadable_pdf_blocks(scan):
     report = scan("paper.pdf", b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n")
-    assert report.kind == "document" and report.verdict.label == "review"
+    assert report.kind == "document" and report.verdict.label == "block"
 
 
 def test_size_cap_blocks_with_cap_in_message(tmp_path):
