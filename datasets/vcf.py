@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import shutil
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -185,6 +186,10 @@ def read_header(path: Path) -> VcfHeader:
         dupes = sorted({s for s in samples if samples.count(s) > 1})
         raise MalformedInput(path, header_lines, f"duplicate sample names in the header: {', '.join(dupes[:5])}")
     infos, format_keys, contigs = [], set(), {}
+    try:  # header_iter() leaves out a contig's length; the parallel split balances by it
+        lengths = dict(zip(vcf.seqnames, vcf.seqlens))
+    except Exception:  # noqa: BLE001 - no ##contig lines: lengths unknown
+        lengths = {}
     for h in vcf.header_iter():
         d = h.info()
         if d.get("HeaderType") == "INFO":
@@ -193,7 +198,7 @@ def read_header(path: Path) -> VcfHeader:
         elif d.get("HeaderType") == "FORMAT":
             format_keys.add(d["ID"])
         elif d.get("HeaderType") == "CONTIG" and d.get("ID"):
-            contigs[d["ID"]] = int(d["length"]) if str(d.get("length", "")).isdigit() else 0
+            contigs[d["ID"]] = int(lengths.get(d["ID"]) or 0)
     vcf.close()
     return VcfHeader(samples, infos, format_keys, header_lines, contigs)
 
@@ -251,8 +256,7 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
         if contigs is None:
             yield from vcf
         else:
-            for c in contigs:
-                yield from vcf(c)
+            yield from _records_via_bcf(path, contigs, out / f"{SCRATCH_PREFIX}{os.getpid()}")
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
     iterator = records_iter()
@@ -335,6 +339,40 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
     return PartResult(pa.Table.from_pydict(vrows, schema=schema), records, geno.rows, chroms, geno.carrier_rows)
 
 
+SCRATCH_PREFIX = ".scratch-"
+
+
+def _records_via_bcf(path: Path, contigs: list[str], scratch: Path):
+    """The records of these contigs, parsed by pysam's htslib and read back by cyvcf2 from binary VCF.
+
+    Measured on 2,000 samples: pysam's htslib parses VCF text in about half the time cyvcf2's
+    bundled htslib takes, and cyvcf2 reads uncompressed BCF at a fraction of either; the round trip
+    is lossless (BCF is htslib's own in-memory form of a record). One contig at a time goes through
+    a scratch file, removed as soon as it is read. Tags the header does not declare cannot be
+    written to BCF: htslib raises, and the caller falls back to the sequential pass, which reads
+    such files directly.
+    """
+    import cyvcf2
+    import pysam
+    scratch.mkdir(parents=True, exist_ok=True)
+    pysam.set_verbosity(0)  # a worker process: a failure here is handled by the fallback, not shown
+    try:
+        with pysam.VariantFile(str(path)) as source:
+            for i, contig in enumerate(contigs):
+                bcf = scratch / f"{i}.bcf"
+                with pysam.VariantFile(str(bcf), "wb0", header=source.header) as sink:
+                    for record in source.fetch(contig):
+                        sink.write(record)
+                reader = cyvcf2.VCF(str(bcf))
+                try:
+                    yield from reader
+                finally:
+                    reader.close()
+                    bcf.unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _split_contigs(header: VcfHeader, workers: int, contigs: list[str]) -> list[list[str]]:
     """Contigs in `workers` groups of similar total length (variants are roughly proportional to it)."""
     groups: list[list[str]] = [[] for _ in range(workers)]
@@ -390,9 +428,8 @@ def convert_vcf(path: Path, out: Path, progress: Callable[[int], None] | None = 
         try:
             result = _convert_parallel(path, out, header, workers, progress, indexed)
         except Exception:  # noqa: BLE001 - any failure: redo sequentially for a precise message
-            import shutil
-            shutil.rmtree(out / GENOTYPES, ignore_errors=True)
-            shutil.rmtree(out / CARRIERS, ignore_errors=True)
+            for leftover in (out / GENOTYPES, out / CARRIERS, *out.glob(f"{SCRATCH_PREFIX}*")):
+                shutil.rmtree(leftover, ignore_errors=True)
             result = None
     if result is None:
         result = _convert_part(path, out, header, None, progress)

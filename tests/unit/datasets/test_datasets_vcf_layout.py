@@ -90,3 +90,28 @@ def test_record_total_comes_from_the_index(tmp_path, tiny_vcf):
     assert record_total(tiny_vcf) is None  # no index: the progress bar counts without a total
     pysam.tabix_index(str(tiny_vcf), preset="vcf", force=True)
     assert record_total(tiny_vcf) == len(RECORDS)
+
+
+def test_parallel_pass_through_binary_vcf_equals_the_sequential_pass(tmp_path, monkeypatch):
+    # Every tag declared (the FILTER q10 of the shared records too), so the parallel pass, which
+    # transcodes each contig to BCF, does not fall back; its rows equal the direct reading.
+    header = HEADER.replace("##INFO=", '##FILTER=<ID=q10,Description="Quality below 10">\n##INFO=', 1)
+    path = write_bgzip(tmp_path / "declared.vcf.gz", header + "\n".join(RECORDS[:4] + LATE + RECORDS[4:]) + "\n")
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    path = tmp_path / "declared.vcf.gz"
+    real = vcf_module._records_via_bcf
+
+    def spy(source, contigs, scratch):  # runs in the worker processes: leaves a mark when done
+        yield from real(source, contigs, scratch)
+        (tmp_path / f"transcoded-{'-'.join(contigs)}").touch()
+    monkeypatch.setattr(vcf_module, "_records_via_bcf", spy)
+    _convert(path, tmp_path / "parallel", workers=2)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.glob("transcoded-*")) == ["transcoded-chr1-chr2", "transcoded-chrX"]
+    _convert(path, tmp_path / "sequential", workers=1)
+    for table in ("genotypes", "carriers"):
+        assert (duckdb.sql(GENOTYPES_SQL.format(tmp_path / "parallel", table)).fetchall()
+                == duckdb.sql(GENOTYPES_SQL.format(tmp_path / "sequential", table)).fetchall())
+    assert (pq.read_table(tmp_path / "parallel" / "variants.parquet")
+            .equals(pq.read_table(tmp_path / "sequential" / "variants.parquet")))
+    assert not list((tmp_path / "parallel").glob(".scratch-*"))
