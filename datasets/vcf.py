@@ -16,6 +16,7 @@ import shutil
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -49,13 +50,17 @@ class InfoField:
     type: str
     description: str
 
-    @property
+    @cached_property  # read once per record and allele: computed once
     def arrow_type(self) -> pa.DataType:
         if self.number in ("1", "A", "0") or self.type == "Flag":
             return INFO_TYPES.get(self.type, pa.string())
         return pa.string()  # R, G, '.', n > 1: kept as the comma-joined text
 
-    @property
+    @cached_property
+    def is_text(self) -> bool:
+        return self.arrow_type == pa.string()
+
+    @cached_property
     def column(self) -> str:
         return f"info_{self.name.lower()}"
 
@@ -490,8 +495,8 @@ def _info_value(value, f: InfoField, allele_index: int):
     if f.number == "A" and isinstance(value, tuple):
         value = value[allele_index] if allele_index < len(value) else None
     if isinstance(value, tuple):
-        return ",".join(str(x) for x in value) if f.arrow_type == pa.string() else value[0]
-    if f.arrow_type == pa.string():
+        return ",".join(str(x) for x in value) if f.is_text else value[0]
+    if f.is_text:
         return str(value)
     return value
 
