@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from cirn.errors import CirnError
@@ -141,6 +142,8 @@ PHONE_SEPARATORS = b"-. )"
 
 
 LABEL_MARKS = (b":", b"=", "：".encode())
+PHONE_SEPARATOR_CODES = list(PHONE_SEPARATORS)
+LABEL_MARK_CODES = [mark[0] for mark in LABEL_MARKS]
 
 
 # Below this, a few `bytes.find` passes cost less than handing the text to polars (notebooks are
@@ -161,36 +164,50 @@ class Prefilter:
 
     def byte_offsets(self, masked: MaskedText) -> list[int]:
         folded, raw = masked.masked, masked.raw
-        hits = []
-        for i in needle_offsets(masked, self.needles):
-            if folded.startswith(b"000000", i) or folded.startswith(b"@", i):
-                hits.append(i)
-            elif folded.startswith((b"0a0000", b"0B0000"), i):
-                # passport shapes (M123A4567): three digits, a letter, four digits
-                if i >= 2 and folded[i - 2:i] == b"00":
-                    hits.append(i - 2)
-            elif folded[i] in PHONE_SEPARATORS:
-                # phone shapes (010-1234-5678, 02) 312 4567): a separator, four digits, three digits before
-                j = i
-                while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
-                    j -= 1
-                if j >= 3 and folded[j - 3:j] == b"000":
-                    hits.append(j - 3)
-            elif self.labels and folded.startswith(LABEL_MARKS, i):
-                before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
-                if before.endswith(self.labels):
-                    hits.append(i)
-        return sorted(set(hits))
+        found = np.sort(needle_offsets(masked, self.needles))
+        if not len(found):
+            return []
+        at = np.frombuffer(folded, dtype=np.uint8)
+        first = at[found]
+        second = at[np.minimum(found + 1, len(at) - 1)]
+        hits = [found[first == ord("@")]]
+        # digit runs: a run of n digits holds the needle at n - 5 overlapping places; one every
+        # six (what a search that resumes after each match finds) is enough to mark its line
+        digits = found[(first == ord("0")) & (second == ord("0"))]
+        if len(digits):
+            run_start = np.flatnonzero(np.diff(digits, prepend=-2) != 1)
+            starts = np.repeat(digits[run_start], np.diff(np.append(run_start, len(digits))))
+            hits.append(digits[(digits - starts) % 6 == 0])
+        # passport shapes (M123A4567): three digits, a letter, four digits
+        passport = found[(first == ord("0")) & ((second == ord("a")) | (second == ord("B"))) & (found >= 2)]
+        passport = passport[(at[passport - 2] == ord("0")) & (at[passport - 1] == ord("0"))]
+        hits.append(passport - 2)
+        extra = []
+        for i in found[np.isin(first, PHONE_SEPARATOR_CODES)].tolist():
+            # phone shapes (010-1234-5678, 02) 312 4567): a separator, four digits, three digits before
+            j = i
+            while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
+                j -= 1
+            if j >= 3 and folded[j - 3:j] == b"000":
+                extra.append(j - 3)
+        if self.labels:
+            for i in found[np.isin(first, LABEL_MARK_CODES)].tolist():
+                if folded.startswith(LABEL_MARKS, i):
+                    before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
+                    if before.endswith(self.labels):
+                        extra.append(i)
+        hits.append(np.array(extra, dtype=np.int64))
+        return np.unique(np.concatenate(hits)).tolist()
 
 
-def needle_offsets(masked: MaskedText, needles: list[bytes]) -> list[int]:
+def needle_offsets(masked: MaskedText, needles: list[bytes]) -> np.ndarray:
     """Byte offsets in the folded text where any of `needles` starts: one Aho–Corasick pass in
     polars (overlapping matches, so no shape hides another), or, for small texts and bytes that
     are not UTF-8, one `bytes.find` pass per needle."""
     if len(masked.masked) < POLARS_MIN_BYTES or masked.surrogates:  # lone surrogates are not UTF-8
-        return [i for needle in needles for i in masked.find_all(needle)]
+        return np.array([i for needle in needles for i in masked.find_all(needle)], dtype=np.int64)
     text = pl.Series([masked.masked], dtype=pl.Binary).cast(pl.String)
-    return text.str.find_many([n.decode() for n in needles], overlapping=True)[0].to_list()
+    return text.str.find_many([n.decode() for n in needles], overlapping=True)[0].to_numpy().astype(np.int64)
 
 
 class PiiScanner:

@@ -42,6 +42,8 @@ def scan_paths(paths: Iterable[str | os.PathLike], policy: EgressPolicy | None =
     """Scan files and folders (walked recursively). Raises ScanInputError for a missing or
     unreadable path: an input the scan cannot read must never come back as `pass`.
     `context` reuses a ScanContext (and its loaded analyzer) in place of `policy` and `identifiers`."""
+    if context is not None and (policy is not None or identifiers is not None):
+        raise TypeError("give the policy and identifiers in the ScanContext, not beside it")
     ctx = context or ScanContext(policy, identifiers)
     files = list(_walk(paths))
     report = ScanReport()
@@ -165,13 +167,9 @@ def _cap(findings: list[Finding]) -> list[Finding]:
 
 # -- per type --------------------------------------------------------------------------------
 
-def decode(data: bytes) -> str:
-    """Text as a person's editor would show it: UTF-8, else Korean CP949, else Latin-1."""
-    return decode_with_utf8(data)[0]
-
-
 def decode_with_utf8(data: bytes) -> tuple[str, bytes | None]:
-    """The text, and its UTF-8 bytes when the file was UTF-8 (so the checks need not encode it again)."""
+    """Text as a person's editor would show it (UTF-8, else Korean CP949, else Latin-1), and its
+    UTF-8 bytes when the file was UTF-8, so the checks need not encode it again."""
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
         return body.decode("utf-8"), body

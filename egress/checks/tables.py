@@ -18,6 +18,7 @@ from . import columns as col
 from .findings import Finding, Verdict
 from .names import LATIN_FULL_NAME, is_korean_full_name
 
+
 def _between(values: pl.Series, low: float, high: float) -> list[tuple[int, float]]:
     """(row, value) of the cells with low < value < high, rows from 1. The filter runs in polars,
     so a table of a million counts costs Python only its hits."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from .context import ScanContext
 from .findings import Finding, Verdict
 from .genomic_text import fasta_records, genotype_lines, sequences
-from .masked import MaskedText
+from .masked import NOT_CONTINUATION, MaskedText
 from .pii import ENTITY_CHECKS, ENTITY_LABELS, redact
 
 Locate = Callable[[int], str]
@@ -61,16 +61,28 @@ def scan_text(text: str, ctx: ScanContext, locate: Locate, raw: bytes | None = N
 
 
 def _segments(text: str, raw: bytes | None):
-    """(start, piece, its UTF-8 bytes or None) for line-aligned pieces of `text`."""
+    """(start, piece, its UTF-8 bytes or None) for line-aligned pieces of `text`. With the file's
+    bytes at hand, pieces are cut in the bytes and their lengths in characters counted there, so
+    no piece is encoded again."""
     if len(text) <= 2 * SEGMENT_CHARS:
         yield 0, text, raw
         return
     start = 0
-    while start < len(text):
-        end = text.find("\n", start + SEGMENT_CHARS)
-        end = len(text) if end < 0 else end + 1
-        yield start, text[start:end], None
-        start = end
+    if raw is None:
+        while start < len(text):
+            end = text.find("\n", start + SEGMENT_CHARS)
+            end = len(text) if end < 0 else end + 1
+            yield start, text[start:end], None
+            start = end
+        return
+    begin = 0  # in bytes
+    while begin < len(raw):
+        finish = raw.find(b"\n", begin + SEGMENT_CHARS)
+        finish = len(raw) if finish < 0 else finish + 1
+        piece_raw = raw[begin:finish]
+        end = start + len(piece_raw) - len(piece_raw.translate(None, NOT_CONTINUATION))
+        yield start, text[start:end], piece_raw
+        start, begin = end, finish
 
 
 def residual_dof_findings(text: str, ctx: ScanContext, locate: Locate) -> list[Finding]:

@@ -10,6 +10,7 @@ import pytest
 
 from cirn.egress.checks import masked as masked_module
 from cirn.egress.checks import text as text_module
+from cirn.egress.checks.locations import LineIndex
 from cirn.egress.checks.masked import MaskedText
 from cirn.egress.checks.tables import TableChecker, TableView
 from cirn.policies.egress_rules import EgressPolicy
@@ -78,12 +79,28 @@ def test_text_in_segments_finds_the_same_at_the_same_places(ctx, monkeypatch):
         lines.append(f"{i},{words} {planted[i % len(planted)] if i % 37 == 0 else ''}")
     text = "\n".join(lines)
 
-    def scan(segment_chars):
+    def scan(segment_chars, raw=None):
         monkeypatch.setattr(text_module, "SEGMENT_CHARS", segment_chars)
-        from cirn.egress.checks.locations import LineIndex
-        return [f.to_dict() for f in text_module.scan_text(text, ctx, LineIndex(text).text_location)]
+        return [f.to_dict() for f in text_module.scan_text(text, ctx, LineIndex(text).text_location, raw)]
 
     whole = scan(10 ** 9)
     assert {f["check"] for f in whole} >= {"pii.kr-phone", "pii.kr-rrn", "pii.email", "identifier.exact",
                                            "genotype.per-person-line", "genomic-file.sequence"}
     assert scan(4096) == whole
+    assert scan(4096, text.encode("utf-8")) == whole  # pieces cut in the file's bytes
+
+
+def test_prefilter_in_polars_finds_the_lines_of_the_plain_search(monkeypatch):
+    from cirn.egress.checks import pii
+
+    rng = random.Random(9)
+    tokens = ["010-1234-5678", "02) 312 4567", "환자", "word", " ", "\n", "1234567890123", "a@b.c", "성명: 홍길동",
+              "M123A4567", ":", "0", "12", "rs1234567"]
+    text = "".join(rng.choice(tokens) for _ in range(20000))
+    prefilter = pii.Prefilter(["성명", "Name"])
+    masked = MaskedText(text)
+    monkeypatch.setattr(pii, "POLARS_MIN_BYTES", 0)
+    in_polars = prefilter.byte_offsets(masked)
+    monkeypatch.setattr(pii, "POLARS_MIN_BYTES", 10 ** 12)
+    plain = prefilter.byte_offsets(masked)
+    assert len(plain) > 100 and in_polars == plain

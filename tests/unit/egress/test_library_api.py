@@ -75,3 +75,8 @@ def test_review_service_imports_only_the_public_api():
         for path in (REPO / folder).rglob("*.py"):
             imports = [ln for ln in path.read_text(encoding="utf-8").splitlines() if "import" in ln]
             assert not [ln for ln in imports if internal.search(ln)], f"{path} imports checks internals"
+
+
+def test_policy_beside_a_context_is_refused(tmp_path, ctx):
+    with pytest.raises(TypeError, match="ScanContext"):
+        scan_paths([tmp_path], EgressPolicy(), context=ctx)
