@@ -25,6 +25,9 @@ consequences, handled by the test and not by the playbook:
   firewall rule that admits them.
 The public side (HTTPS) is checked from inside the target: the test inventory uses the demo login,
 which only serves on loopback.
+
+The deployed target is conftest.py's `deployed` fixture (helpers in target.py), shared with
+test_deploy_postgresql.py, which re-applies the playbook to it for the PostgreSQL variant.
 """
 
 from __future__ import annotations
@@ -34,115 +37,17 @@ import re
 import secrets
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from cirn.images.build import cache_dir
+from .target import EGRESS_API_PORT, HUB_API_PORT, VENV, Target, recap, run
 
 pytestmark = [pytest.mark.docker]
 
-REPO = Path(__file__).resolve().parents[3]
-ANSIBLE_DIR = REPO / "ansible"
-HERE = Path(__file__).parent
-TARGET_IMAGE = "cirn-test/ansible-target:bookworm"
-HUB_API_PORT, EGRESS_API_PORT = 18081, 18082
-VENV = "/opt/cirn/venv"
 SLUG = "deploy-check"
 USER, PASSWORD = "alice", "alice-deploy-check-pw"
-
-
-def run(cmd, timeout=900, check=True, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd[:4]} exit {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def target_image(images) -> str:
-    """Build the systemd target image over the current base, once per base and Dockerfile."""
-    base_id = run(["docker", "image", "inspect", "-f", "{{.Id}}", "cirn/base:bookworm"]).stdout.strip()
-    digest = f"{base_id}:{hash((HERE / 'Dockerfile.target').read_text()) & 0xFFFFFFFF:x}"
-    have = run(["docker", "image", "inspect", "-f", '{{index .Config.Labels "org.cirn.inputs"}}', TARGET_IMAGE],
-               check=False).stdout.strip()
-    if have != digest:
-        run(["docker", "build", "-q", "--label", f"org.cirn.inputs={digest}", "-t", TARGET_IMAGE,
-             "-f", str(HERE / "Dockerfile.target"), str(HERE)])
-    return TARGET_IMAGE
-
-
-def wheelhouse() -> str:
-    """The enclave's wheelhouse, built by the playbook's staging step (cached by content)."""
-    out = cache_dir() / "ansible"
-    proc = run([str(Path(sys.executable).with_name("ansible-playbook")), "wheelhouse.yml",
-                "-e", f"cirn_wheelhouse_out={out}"], cwd=ANSIBLE_DIR)
-    return re.search(r"cirn_wheelhouse_archive: (\S+\.tar)", proc.stdout).group(1)
-
-
-class Target:
-    def __init__(self, name: str, home: Path):
-        self.name, self.home = name, home
-
-    def sh(self, script: str, check=True, timeout=300) -> subprocess.CompletedProcess:
-        return run(["docker", "exec", self.name, "bash", "-c", script], check=check, timeout=timeout)
-
-    def py(self, code: str, check=True, timeout=300) -> subprocess.CompletedProcess:
-        return run(["docker", "exec", "-i", self.name, f"{VENV}/bin/python", "-"], input=code, check=check,
-                   timeout=timeout)
-
-    def playbook(self, *args, check=True, timeout=900) -> subprocess.CompletedProcess:
-        return run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "inventories/test", "site.yml",
-                    "-e", f"cirn_test_target={self.name}", "-e", f"cirn_home={self.home}",
-                    "-e", f"cirn_hub_api_port={HUB_API_PORT}", "-e", f"cirn_egress_api_port={EGRESS_API_PORT}",
-                    *args], cwd=ANSIBLE_DIR, check=check, timeout=timeout)
-
-
-def recap(proc) -> dict:
-    line = next(l for l in proc.stdout.splitlines() if "unreachable=" in l)
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
-
-
-@pytest.fixture(scope="module")
-def deployed(images, tmp_path_factory):
-    image = target_image(images)
-    archive = wheelhouse()
-    name = f"cirn-ansible-{secrets.token_hex(4)}"
-    base = Path(f"/tmp/{name}")
-    base.mkdir()
-    home = base / "srv" / "cirn"
-    run(["docker", "run", "-d", "--name", name, "--hostname", "cirn-test-target",
-         "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-         "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro", "-v", "/var/run/docker.sock:/run/docker.sock",
-         "-v", f"{base}:{base}", image])
-    target = Target(name, home)
-    times = {}
-    try:
-        for _ in range(60):
-            state = target.sh("systemctl is-system-running", check=False).stdout.strip()
-            if state in ("running", "degraded"):
-                break
-            time.sleep(1)
-        t0 = time.monotonic()
-        first = target.playbook("-e", f"cirn_wheelhouse_archive={archive}")
-        times["first"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        second = target.playbook("-e", f"cirn_wheelhouse_archive={archive}")
-        times["second"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        checked = target.playbook("-e", f"cirn_wheelhouse_archive={archive}", "--check", "--diff")
-        times["check"] = time.monotonic() - t0
-        print(f"ansible runs (s): {json.dumps({k: round(v) for k, v in times.items()})}")
-        yield {"target": target, "first": first, "second": second, "check": checked, "archive": archive}
-    finally:
-        subprocess.run(["docker", "exec", name, "systemctl", "stop", "cirn-hub", "cirn-proxy"], capture_output=True)
-        for cid in run(["docker", "ps", "-aq", "--filter", f"label=org.cirn.project={SLUG}"], check=False).stdout.split():
-            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-        subprocess.run(["docker", "network", "rm", f"cirn-proj-{SLUG}"], capture_output=True)
-        subprocess.run(["rm", "-rf", str(base)], capture_output=True)
 
 
 def test_first_run_applies(deployed):
@@ -192,6 +97,42 @@ def test_firewall_rules_present(deployed):
     assert "tcp dport 443 accept" in rules
     # Docker's own tables are left alone: the file replaces only table inet cirn.
     assert "table inet cirn" in target.sh("head -20 /etc/cirn/firewall.nft").stdout
+    # The file as written is a valid ruleset (what the playbook's validate step and the unit load).
+    assert target.sh("nft -c -f /etc/cirn/firewall.nft", check=False).returncode == 0
+
+
+def test_firewall_ipv6_side(deployed):
+    """The inet table filters IPv6 too: ICMPv6 a host needs, SSH from IPv6 admin networks only,
+    and no IPv6 at all from Docker's bridges (the project networks)."""
+    target = deployed["target"]
+    rules = target.sh("nft list table inet cirn").stdout
+    sets = json.loads(target.sh("nft -j list sets inet").stdout)["nftables"]
+    elements = {s["set"]["name"]: json.dumps(s["set"].get("elem", [])) for s in sets if "set" in s}
+    # Each family's admin networks in its own set (the test inventory has one of each).
+    assert "192.0.2.0" in elements["admin_networks"] and "2001:db8:c12e::" not in elements["admin_networks"]
+    assert "2001:db8:c12e::" in elements["admin_networks6"]
+    assert "ip6 saddr @admin_networks6 tcp dport 22 accept" in rules
+    assert "ip saddr @admin_networks tcp dport 22 accept" in rules
+    # Neighbour discovery only from the link (hop limit 255), the errors a host needs (packet too
+    # big for path MTU discovery), multicast listener discovery from link-local addresses.
+    for icmpv6 in ("nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-advert", "packet-too-big",
+                   "destination-unreachable", "time-exceeded", "parameter-problem", "mld-listener-query"):
+        assert icmpv6 in rules, icmpv6
+    assert re.search(r"icmpv6 type \{[^}]*nd-neighbor-solicit[^}]*\} ip6 hoplimit 255 accept", rules), rules
+    assert re.search(r"icmpv6 type \{[^}]*mld-listener-query[^}]*\} ip6 saddr fe80::/10 accept", rules), rules
+    assert "meta l4proto ipv6-icmp accept" not in rules  # no longer every ICMPv6 type from anywhere
+    # Nothing from a Docker bridge on IPv6: to this host or forwarded, logged and dropped.
+    input_chain = rules[rules.index("chain input"):rules.index("chain forward")]
+    forward_chain = rules[rules.index("chain forward"):rules.index("chain project_ipv6_in")]
+    bridges = r'iifname \{ (?=[^}]*"docker0")(?=[^}]*"br-\*")[^}]*\} meta nfproto ipv6 jump '
+    assert re.search(bridges + "project_ipv6_in", input_chain), input_chain
+    assert re.search(bridges + "project_ipv6_out", forward_chain), forward_chain
+    # ... before the public accepts, which would otherwise take HTTPS over a link-local address.
+    assert input_chain.index("jump project_ipv6_in") < input_chain.index("tcp dport 443 accept")
+    for chain, prefix in (("project_ipv6_in", "cirn-drop-project6-in "), ("project_ipv6_out", "cirn-drop-project6-out ")):
+        body = rules[rules.index(f"chain {chain}"):]
+        body = body[:body.index("}")]
+        assert f'log prefix "{prefix}"' in body and "drop" in body, body
 
 
 LOGIN_AND_START = """
