@@ -9,7 +9,7 @@ import pytest
 from cirn.datasets.catalog import Catalog
 from cirn.datasets.errors import MalformedInput
 from cirn.datasets.vcf import ingest_vcf
-from conftest import HEADER, RECORDS, write_bgzip
+from tiny_vcf_text import HEADER, RECORDS, write_bgzip
 
 
 def _genotypes(dv):

@@ -8,7 +8,7 @@ import pysam
 
 from cirn.datasets import vcf as vcf_module
 from cirn.datasets.vcf import convert_vcf, record_total
-from conftest import HEADER, RECORDS, write_bgzip
+from tiny_vcf_text import HEADER, RECORDS, write_bgzip
 
 # GT texts that appear only late in the file (haploid, multi-allelic, phased, half-missing), so the
 # GT dictionary grows while chunks are already written.
