@@ -163,6 +163,8 @@ class Prefilter:
             self.needles += LABEL_MARKS
 
     def byte_offsets(self, masked: MaskedText) -> list[int]:
+        if len(masked.masked) < POLARS_MIN_BYTES or masked.surrogates:  # lone surrogates are not UTF-8
+            return self._small_byte_offsets(masked)
         folded, raw = masked.masked, masked.raw
         found = np.sort(needle_offsets(masked, self.needles))
         if not len(found):
@@ -199,13 +201,32 @@ class Prefilter:
         hits.append(np.array(extra, dtype=np.int64))
         return np.unique(np.concatenate(hits)).tolist()
 
+    def _small_byte_offsets(self, masked: MaskedText) -> list[int]:
+        """The same offsets, one `bytes.find` pass per needle: on a short text (most notebook
+        channels) numpy's and polars' fixed costs per call are more than the search."""
+        folded, raw = masked.masked, masked.raw
+        hits = list(masked.find_all(b"000000")) + list(masked.find_all(b"@"))
+        for sep in PHONE_SEPARATORS:
+            for i in masked.find_all(bytes([sep]) + b"0000"):
+                j = i
+                while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
+                    j -= 1
+                if j >= 3 and folded[j - 3:j] == b"000":
+                    hits.append(j - 3)
+        for needle in (b"0a0000", b"0B0000"):
+            hits += [i - 2 for i in masked.find_all(needle) if i >= 2 and folded[i - 2:i] == b"00"]
+        if self.labels:
+            for mark in LABEL_MARKS:
+                for i in masked.find_all(mark):
+                    before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
+                    if before.endswith(self.labels):
+                        hits.append(i)
+        return sorted(set(hits))
+
 
 def needle_offsets(masked: MaskedText, needles: list[bytes]) -> np.ndarray:
     """Byte offsets in the folded text where any of `needles` starts: one Aho–Corasick pass in
-    polars (overlapping matches, so no shape hides another), or, for small texts and bytes that
-    are not UTF-8, one `bytes.find` pass per needle."""
-    if len(masked.masked) < POLARS_MIN_BYTES or masked.surrogates:  # lone surrogates are not UTF-8
-        return np.array([i for needle in needles for i in masked.find_all(needle)], dtype=np.int64)
+    polars, with overlapping matches so that no shape hides another."""
     text = pl.Series([masked.masked], dtype=pl.Binary).cast(pl.String)
     return text.str.find_many([n.decode() for n in needles], overlapping=True)[0].to_numpy().astype(np.int64)
 
