@@ -184,21 +184,11 @@ class Prefilter:
         passport = found[(first == ord("0")) & ((second == ord("a")) | (second == ord("B"))) & (found >= 2)]
         passport = passport[(at[passport - 2] == ord("0")) & (at[passport - 1] == ord("0"))]
         hits.append(passport - 2)
-        extra = []
-        for i in found[np.isin(first, PHONE_SEPARATOR_CODES)].tolist():
-            # phone shapes (010-1234-5678, 02) 312 4567): a separator, four digits, three digits before
-            j = i
-            while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
-                j -= 1
-            if j >= 3 and folded[j - 3:j] == b"000":
-                extra.append(j - 3)
+        extra = [_phone_start(folded, i) for i in found[np.isin(first, PHONE_SEPARATOR_CODES)].tolist()]
         if self.labels:
-            for i in found[np.isin(first, LABEL_MARK_CODES)].tolist():
-                if folded.startswith(LABEL_MARKS, i):
-                    before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
-                    if before.endswith(self.labels):
-                        extra.append(i)
-        hits.append(np.array(extra, dtype=np.int64))
+            extra += [i for i in found[np.isin(first, LABEL_MARK_CODES)].tolist()
+                      if folded.startswith(LABEL_MARKS, i) and self._after_label(raw, i)]
+        hits.append(np.array([i for i in extra if i is not None], dtype=np.int64))
         return np.unique(np.concatenate(hits)).tolist()
 
     def _small_byte_offsets(self, masked: MaskedText) -> list[int]:
@@ -207,21 +197,25 @@ class Prefilter:
         folded, raw = masked.masked, masked.raw
         hits = list(masked.find_all(b"000000")) + list(masked.find_all(b"@"))
         for sep in PHONE_SEPARATORS:
-            for i in masked.find_all(bytes([sep]) + b"0000"):
-                j = i
-                while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
-                    j -= 1
-                if j >= 3 and folded[j - 3:j] == b"000":
-                    hits.append(j - 3)
+            hits += [_phone_start(folded, i) for i in masked.find_all(bytes([sep]) + b"0000")]
         for needle in (b"0a0000", b"0B0000"):
             hits += [i - 2 for i in masked.find_all(needle) if i >= 2 and folded[i - 2:i] == b"00"]
         if self.labels:
-            for mark in LABEL_MARKS:
-                for i in masked.find_all(mark):
-                    before = raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower()
-                    if before.endswith(self.labels):
-                        hits.append(i)
-        return sorted(set(hits))
+            hits += [i for mark in LABEL_MARKS for i in masked.find_all(mark) if self._after_label(raw, i)]
+        return sorted({i for i in hits if i is not None})
+
+    def _after_label(self, raw: bytes, i: int) -> bool:
+        """Whether the ':' or '=' at byte i follows a name label (성명:, Patient =)."""
+        return raw[max(0, i - self.longest):i].decode("utf-8", "ignore").rstrip().lower().endswith(self.labels)
+
+
+def _phone_start(folded: bytes, i: int) -> int | None:
+    """Phone shapes (010-1234-5678, 02) 312 4567): from a separator before four digits back over
+    the separators to three digits, whose offset is returned; None when there are none."""
+    j = i
+    while j > 0 and folded[j - 1] in PHONE_SEPARATORS:
+        j -= 1
+    return j - 3 if j >= 3 and folded[j - 3:j] == b"000" else None
 
 
 def needle_offsets(masked: MaskedText, needles: list[bytes]) -> np.ndarray:
