@@ -64,12 +64,17 @@ def image_label(tag: str, label: str) -> str | None:
     return value if proc.returncode == 0 and value and value != "<no value>" else None
 
 
+def base_tarball_path(cache: Path) -> Path:
+    """Where the debootstrap rootfs is cached; the staging playbook packs it from here."""
+    return cache / f"base-{SUITE}-{'-'.join(BASE_PACKAGES)}.tar"
+
+
 def build_base(cache: Path, progress=print) -> str:
     """Import the base image from a debootstrap minbase rootfs (cached as a tarball)."""
     if image_exists(BASE_IMAGE):
         progress(f"base image {BASE_IMAGE} present")
         return BASE_IMAGE
-    tarball = cache / f"base-{SUITE}-{'-'.join(BASE_PACKAGES)}.tar"
+    tarball = base_tarball_path(cache)
     if not tarball.exists():
         if shutil.which("debootstrap") is None:
             raise BuildError("debootstrap is not installed: apt-get install debootstrap (make setup does this)")

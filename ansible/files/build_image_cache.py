@@ -25,9 +25,7 @@ from cirn.images import build as images
 
 
 def base_tarball(cache: Path) -> Path:
-    # The name build_base gives the tarball; if the two drift apart, the offline build on the
-    # enclave host would look for debootstrap and fail (tests/integration/ansible checks this).
-    tarball = cache / f"base-{images.SUITE}-{'-'.join(images.BASE_PACKAGES)}.tar"
+    tarball = images.base_tarball_path(cache)
     if tarball.exists():
         return tarball
     if images.image_exists(images.BASE_IMAGE):
