@@ -33,6 +33,7 @@ from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
 from .read_pseudonyms import ReadFile, pseudonymise_read_file, safe_suffix
+from .vcf_genotypes import parquet_options
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
@@ -201,8 +202,7 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
             sample_new = pa.DictionaryArray.from_arrays(pa.array(new_idx[order].astype(np.int32)), new_dict)
             t = t.set_column(t.schema.get_field_index("sample"), "sample", sample_new).select(gsel)
             if writer is None:
-                writer = pq.ParquetWriter(dest, t.schema, compression="zstd", compression_level=1,
-                                          write_statistics=[c for c in ("variant_key", "pos") if c in t.schema.names])
+                writer = pq.ParquetWriter(dest, t.schema, **parquet_options(t.schema.names))
             writer.write_table(t, row_group_size=max(1, len(t)))
             if src.parent.parent.name == "genotypes":
                 rows += len(t)

@@ -50,6 +50,16 @@ PARQUET_OPTIONS = dict(
 )
 
 
+def parquet_options(columns: list[str]) -> dict:
+    """PARQUET_OPTIONS for a table with only these of the genotype columns (an extract that keeps
+    some of them): the same encodings, so a project's extract reads like the catalog's version."""
+    keep = set(columns)
+    return {**PARQUET_OPTIONS,
+            "use_dictionary": [c for c in PARQUET_OPTIONS["use_dictionary"] if c in keep],
+            "column_encoding": {c: e for c, e in PARQUET_OPTIONS["column_encoding"].items() if c in keep},
+            "write_statistics": [c for c in PARQUET_OPTIONS["write_statistics"] if c in keep]}
+
+
 class GenotypeChunk:
     """Up to `capacity` variant rows of one chromosome, each with every sample's alleles, DP and GQ."""
 

@@ -77,6 +77,33 @@ def test_genotype_values_survive_pseudonymisation(cohort):
     assert orig == new
 
 
+def _encodings(folder):
+    """Column -> set of Parquet encodings, over every row group of every file under `folder`."""
+    found = {}
+    for f in folder.glob("*/*.parquet"):
+        md = pq.ParquetFile(f).metadata
+        for g in range(md.num_row_groups):
+            for c in range(md.num_columns):
+                col = md.row_group(g).column(c)
+                found.setdefault(col.path_in_schema, set()).update(col.encodings)
+    return found
+
+
+def test_extract_genotypes_keep_the_catalog_layout(cohort):
+    # Researchers query the extract, not the catalog: it must keep the encodings the ingest chose
+    # (delta-coded keys, byte-stream-split numbers, dictionary text), whole or with some columns.
+    provision_project(cohort, "proj-a", ADMIN)
+    src = _encodings(cohort.state.datasets / "cohort-vcf/1.0/genotypes")
+    dst = _encodings(cohort.state.project_data("proj-a") / "cohort-vcf/genotypes")
+    assert dst == src
+    assert "DELTA_BINARY_PACKED" in dst["variant_key"] and "BYTE_STREAM_SPLIT" in dst["dp"]
+    with cohort.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0", ["gt", "gq"])
+    provision_project(cohort, "proj-a", ADMIN)
+    some = _encodings(cohort.state.project_data("proj-a") / "cohort-vcf/genotypes")
+    assert some == {c: src[c] for c in ("variant_key", "pos", "sample", "gt", "gq")}
+
+
 def test_read_only_on_disk_and_key_not_in_project(cohort):
     provision_project(cohort, "proj-a", ADMIN)
     root = cohort.state.project_data("proj-a") / "cohort"
