@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import json
 import time
 import urllib.parse
@@ -148,6 +149,7 @@ class EnclaveOIDCAuthenticator(GenericOAuthenticator):
 
     _sweeper = None
     _hub = None
+    _refreshing = None  # user name -> the refresh in flight (an asyncio Task)
 
     def get_handlers(self, app):
         # The hub asks for its login handlers once, with its users loaded and its event loop
@@ -167,6 +169,28 @@ class EnclaveOIDCAuthenticator(GenericOAuthenticator):
             raise
 
     async def refresh_user(self, user, handler=None, **kwargs):
+        """One refresh per user at a time: callers arriving while one runs (the sweep and a
+        request, or two requests) share its answer, each getting a copy.
+
+        Two refreshes at once would both send the same refresh token. A provider that rotates
+        refresh tokens accepts the first and refuses the second (and may then revoke the whole
+        session), and that refusal would be recorded here and stop the user's servers.
+        """
+        if self._refreshing is None:
+            self._refreshing = {}
+        task = self._refreshing.get(user.name)
+        if task is None:
+            task = asyncio.ensure_future(self._refresh_once(user, handler, **kwargs))
+            self._refreshing[user.name] = task
+
+            def forget(done, name=user.name):
+                if self._refreshing.get(name) is done:
+                    del self._refreshing[name]
+            task.add_done_callback(forget)
+        result = await asyncio.shield(task)  # a caller that gives up does not cancel the others' refresh
+        return copy.deepcopy(result) if isinstance(result, dict) else result
+
+    async def _refresh_once(self, user, handler=None, **kwargs):
         _refresh_refused.set(None)
         result = await super().refresh_user(user, handler, **kwargs)
         reason = _refresh_refused.get()

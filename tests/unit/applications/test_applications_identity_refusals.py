@@ -88,3 +88,34 @@ def test_oidc_configuration_maps_discovery_groups_refresh_and_logout(enclave):
     assert a.logout_redirect_url.startswith("https://idp.example/logout?client_id=hub&post_logout_redirect_uri=")
     assert a.admin_groups == {"enclave-admins"}
     assert len(c.CryptKeeper["keys"][0]) == 64  # (.keys is the dict method on a Config)
+
+
+def test_refreshes_of_one_user_at_the_same_time_share_one_provider_request(monkeypatch):
+    # The sweep and a request refreshing the same user together must not both send its refresh
+    # token: a provider that rotates refresh tokens would refuse the second and end the session.
+    import asyncio
+    from types import SimpleNamespace
+
+    from oauthenticator.generic import GenericOAuthenticator
+
+    from cirn.hub.login import EnclaveOIDCAuthenticator
+
+    sent = []
+
+    async def provider_refresh(self, user, handler=None, **kwargs):
+        sent.append(user.name)
+        await asyncio.sleep(0.05)
+        return {"name": user.name, "auth_state": {"refresh_token": f"rotated-{len(sent)}"}}
+    monkeypatch.setattr(GenericOAuthenticator, "refresh_user", provider_refresh)
+    authenticator = EnclaveOIDCAuthenticator()
+    alice, bob = SimpleNamespace(name="alice"), SimpleNamespace(name="bob")
+
+    async def together():
+        return await asyncio.gather(authenticator.refresh_user(alice), authenticator.refresh_user(alice),
+                                    authenticator.refresh_user(bob))
+    first, second, other = asyncio.run(together())
+    assert sorted(sent) == ["alice", "bob"]
+    assert first == second and first is not second  # each caller may change its own copy
+    assert other["name"] == "bob"
+    asyncio.run(authenticator.refresh_user(alice))  # once answered, the next refresh asks again
+    assert sent.count("alice") == 2
