@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -50,41 +51,110 @@ SEX_VALUES = {"m": "male", "male": "male", "man": "male", "1": "male",
 SEX_MISMATCH = "sex-mismatch"
 
 
+_LOG_FACTORIALS = np.zeros(1)  # log(k!) for k = 0, 1, ...: grown when a larger cohort needs it
+
+
+def _log_factorials(upto: int) -> np.ndarray:
+    global _LOG_FACTORIALS
+    if len(_LOG_FACTORIALS) <= upto:
+        size = max(upto + 1, 2 * len(_LOG_FACTORIALS))
+        _LOG_FACTORIALS = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, size, dtype=np.float64)))))
+    return _LOG_FACTORIALS
+
+
 @lru_cache(maxsize=200_000)
 def hwe_exact_p(n_het: int, n_hom1: int, n_hom2: int) -> float:
-    """Two-sided Hardy-Weinberg exact p for one biallelic site (Wigginton et al. 2005, SNPHWE)."""
+    """Two-sided Hardy-Weinberg exact p for one biallelic site (Wigginton et al. 2005).
+
+    Every heterozygote count k the site's allele counts allow has the probability
+    n! 2^k n_rare! n_common! / (hom_rare! k! hom_common! (2n)!); p is the sum of those no more
+    likely than the observed one. Computed at once for all k with numpy in log space (SNPHWE's
+    recurrence takes a Python loop over k per site, seconds on a 2,000-sample cohort).
+    """
     if n_het < 0 or n_hom1 < 0 or n_hom2 < 0:
         raise ValueError("genotype counts must be non-negative")
     n = n_het + n_hom1 + n_hom2
     if n == 0:
         return 1.0
-    hom_rare, hom_common = min(n_hom1, n_hom2), max(n_hom1, n_hom2)
-    rare = 2 * hom_rare + n_het
-    probs = [0.0] * (rare + 1)
-    mid = rare * (2 * n - rare) // (2 * n)
-    if (rare & 1) ^ (mid & 1):
-        mid += 1
-    probs[mid] = 1.0
-    total = 1.0
-    cur_hets, cur_hr = mid, (rare - mid) // 2
-    cur_hc = n - cur_hets - cur_hr
-    while cur_hets >= 2:
-        probs[cur_hets - 2] = probs[cur_hets] * cur_hets * (cur_hets - 1) / (4.0 * (cur_hr + 1) * (cur_hc + 1))
-        total += probs[cur_hets - 2]
-        cur_hets -= 2
-        cur_hr += 1
-        cur_hc += 1
-    cur_hets, cur_hr = mid, (rare - mid) // 2
-    cur_hc = n - cur_hets - cur_hr
-    while cur_hets <= rare - 2:
-        probs[cur_hets + 2] = probs[cur_hets] * 4.0 * cur_hr * cur_hc / ((cur_hets + 2) * (cur_hets + 1))
-        total += probs[cur_hets + 2]
-        cur_hets += 2
-        cur_hr -= 1
-        cur_hc -= 1
-    target = probs[n_het]
-    p = sum(x for x in probs if x <= target * (1 + 1e-9)) / total
-    return min(1.0, p)
+    rare = 2 * min(n_hom1, n_hom2) + n_het  # copies of the rarer allele, at most n
+    common = 2 * n - rare
+    hets = np.arange(rare & 1, rare + 1, 2)
+    hom_rare = (rare - hets) // 2
+    hom_common = n - hets - hom_rare
+    lf = _log_factorials(2 * n)
+    log_p = (lf[n] + lf[rare] + lf[common] - lf[2 * n]
+             - lf[hom_rare] - lf[hets] - lf[hom_common] + hets * math.log(2.0))
+    observed = log_p[(n_het - (rare & 1)) // 2]
+    weights = np.exp(log_p - log_p.max())
+    # Ties within 1e-9 count as no more likely, as in SNPHWE.
+    p = weights[log_p <= observed + 1e-9].sum() / weights.sum()
+    return min(1.0, float(p))
+
+
+# Per-variant and per-sample genotype counts. The dense form counts every genotype row; the sparse
+# form reads only the carriers table (no homozygous-reference calls: about an eighth of the rows)
+# and gets the rest by subtraction, since every variant has a row for every sample: called =
+# samples - missing, homozygous reference = called - het - hom alt, and for a sample the totals
+# over all variants of a class minus its missing calls.
+DENSE_VARIANT_COUNTS = """
+    SELECT variant_key, count(*) AS n, count(dosage) AS called,
+           count(*) FILTER (WHERE dosage = 0) AS n_hom_ref,
+           count(*) FILTER (WHERE dosage = 1) AS n_het,
+           count(*) FILTER (WHERE dosage = 2) AS n_hom_alt,
+           coalesce(sum(dosage), 0)::BIGINT AS ac
+    FROM g GROUP BY variant_key ORDER BY variant_key"""
+SPARSE_VARIANT_COUNTS = """
+    WITH n AS (SELECT count(*) AS n FROM samples),
+    cv AS (SELECT variant_key, count(*) - count(dosage) AS missing,
+                 count(*) FILTER (WHERE dosage = 1) AS n_het,
+                 count(*) FILTER (WHERE dosage = 2) AS n_hom_alt,
+                 coalesce(sum(dosage), 0)::BIGINT AS ac
+          FROM c GROUP BY variant_key)
+    SELECT v.variant_key, n.n, n.n - coalesce(cv.missing, 0) AS called,
+           n.n - coalesce(cv.missing, 0) - coalesce(cv.n_het, 0) - coalesce(cv.n_hom_alt, 0) AS n_hom_ref,
+           coalesce(cv.n_het, 0) AS n_het, coalesce(cv.n_hom_alt, 0) AS n_hom_alt, coalesce(cv.ac, 0)::BIGINT AS ac
+    FROM vinfo v CROSS JOIN n LEFT JOIN cv USING (variant_key) ORDER BY v.variant_key"""
+DENSE_SAMPLE_COUNTS = """
+    SELECT g.sample,
+           count(*) AS n, count(g.dosage) AS called,
+           count(*) FILTER (WHERE v.cls = 'auto' AND g.dosage IS NOT NULL) AS auto_called,
+           count(*) FILTER (WHERE v.cls = 'auto' AND g.dosage = 1) AS auto_het,
+           count(*) FILTER (WHERE v.snv AND v.ti AND g.dosage > 0) AS n_ti,
+           count(*) FILTER (WHERE v.snv AND NOT v.ti AND g.dosage > 0) AS n_tv,
+           count(*) FILTER (WHERE v.cls = 'x' AND g.dosage IS NOT NULL AND f.af > 0 AND f.af < 1) AS x_called,
+           count(*) FILTER (WHERE v.cls = 'x' AND g.dosage = 1 AND f.af > 0 AND f.af < 1) AS x_het,
+           coalesce(sum(2 * f.af * (1 - f.af)) FILTER (WHERE v.cls = 'x' AND g.dosage IS NOT NULL), 0)::DOUBLE
+               AS x_exp_het
+    FROM g JOIN vinfo v USING (variant_key) JOIN vfreq f USING (variant_key)
+    GROUP BY g.sample ORDER BY g.sample"""
+SPARSE_SAMPLE_COUNTS = """
+    WITH t AS (SELECT count(*) AS n,
+                      count(*) FILTER (WHERE v.cls = 'auto') AS auto_n,
+                      count(*) FILTER (WHERE v.cls = 'x' AND f.af > 0 AND f.af < 1) AS x_n,
+                      coalesce(sum(2 * f.af * (1 - f.af)) FILTER (WHERE v.cls = 'x'), 0)::DOUBLE AS x_exp
+               FROM vinfo v JOIN vfreq f USING (variant_key)),
+    s AS (SELECT c.sample,
+                 count(*) FILTER (WHERE c.dosage IS NULL) AS missing,
+                 count(*) FILTER (WHERE v.cls = 'auto' AND c.dosage IS NULL) AS auto_missing,
+                 count(*) FILTER (WHERE v.cls = 'auto' AND c.dosage = 1) AS auto_het,
+                 count(*) FILTER (WHERE v.snv AND v.ti AND c.dosage > 0) AS n_ti,
+                 count(*) FILTER (WHERE v.snv AND NOT v.ti AND c.dosage > 0) AS n_tv,
+                 count(*) FILTER (WHERE v.cls = 'x' AND c.dosage IS NULL AND f.af > 0 AND f.af < 1) AS x_missing,
+                 count(*) FILTER (WHERE v.cls = 'x' AND c.dosage = 1 AND f.af > 0 AND f.af < 1) AS x_het,
+                 coalesce(sum(2 * f.af * (1 - f.af)) FILTER (WHERE v.cls = 'x' AND c.dosage IS NULL), 0)::DOUBLE
+                     AS x_missing_exp
+          FROM c JOIN vinfo v USING (variant_key) JOIN vfreq f USING (variant_key)
+          GROUP BY c.sample)
+    SELECT p.sample, t.n, t.n - coalesce(s.missing, 0) AS called,
+           t.auto_n - coalesce(s.auto_missing, 0) AS auto_called, coalesce(s.auto_het, 0) AS auto_het,
+           coalesce(s.n_ti, 0) AS n_ti, coalesce(s.n_tv, 0) AS n_tv,
+           t.x_n - coalesce(s.x_missing, 0) AS x_called, coalesce(s.x_het, 0) AS x_het,
+           t.x_exp - coalesce(s.x_missing_exp, 0) AS x_exp_het
+    FROM samples p CROSS JOIN t LEFT JOIN s USING (sample) ORDER BY p.sample"""
+
+
+def _has_carriers(version_dir: Path) -> bool:
+    return (version_dir / "samples.parquet").is_file() and any((version_dir / "carriers").glob("*/*.parquet"))
 
 
 def chrom_class(chrom: str, pos: int) -> str:
@@ -220,9 +290,15 @@ def _arrow(result) -> pa.Table:
     raise RuntimeError("this DuckDB cannot return Arrow tables")
 
 
-def compute_qc(version_dir: Path, policy: QcPolicy | None = None, stated_sex: ClinicalSex | None = None) -> QcResult:
-    """QC of the version in `version_dir`; `stated_sex` is the clinical sex to compare the chrX inference with."""
+def compute_qc(version_dir: Path, policy: QcPolicy | None = None, stated_sex: ClinicalSex | None = None,
+               sparse: bool | None = None) -> QcResult:
+    """QC of the version in `version_dir`; `stated_sex` is the clinical sex to compare the chrX inference with.
+
+    The counts come from the sparse carriers table when the version has one (`sparse` None), else
+    from the dense genotypes; both give the same result (a test holds them to it).
+    """
     policy = policy or QcPolicy()
+    version_dir = Path(version_dir)
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     vpath = str(version_dir / "variants.parquet")
@@ -233,16 +309,15 @@ def compute_qc(version_dir: Path, policy: QcPolicy | None = None, stated_sex: Cl
     ti = [s and (r.upper(), a.upper()) in TRANSITIONS for s, r, a in zip(snv, variants["ref"], variants["alt"])]
     vinfo = pa.table({"variant_key": variants["variant_key"], "cls": classes, "snv": snv, "ti": ti})
     con.register("vinfo", vinfo)
-    con.execute(f"CREATE TEMP VIEW g AS SELECT variant_key, sample::VARCHAR AS sample, dosage "
-                f"FROM read_parquet('{gglob}', hive_partitioning=false)")
-    vs = con.sql("""
-        SELECT variant_key, count(*) AS n, count(dosage) AS called,
-               count(*) FILTER (WHERE dosage = 0) AS n_hom_ref,
-               count(*) FILTER (WHERE dosage = 1) AS n_het,
-               count(*) FILTER (WHERE dosage = 2) AS n_hom_alt,
-               coalesce(sum(dosage), 0)::BIGINT AS ac
-        FROM g GROUP BY variant_key ORDER BY variant_key""")
-    vs = _arrow(vs)
+    sparse = _has_carriers(version_dir) if sparse is None else sparse
+    if sparse:
+        con.execute(f"CREATE TEMP VIEW c AS SELECT variant_key, sample::VARCHAR AS sample, dosage "
+                    f"FROM read_parquet('{version_dir / 'carriers' / '*' / '*.parquet'}', hive_partitioning=false)")
+        con.register("samples", pq.read_table(version_dir / "samples.parquet", columns=["sample"]))
+    else:
+        con.execute(f"CREATE TEMP VIEW g AS SELECT variant_key, sample::VARCHAR AS sample, dosage "
+                    f"FROM read_parquet('{gglob}', hive_partitioning=false)")
+    vs = _arrow(con.sql(SPARSE_VARIANT_COUNTS if sparse else DENSE_VARIANT_COUNTS))
     vd = vs.to_pydict()
     by_key = {k: i for i, k in enumerate(variants["variant_key"])}
     af, call_rate, hwe, vpass, vreasons = [], [], [], [], []
@@ -274,19 +349,7 @@ def compute_qc(version_dir: Path, policy: QcPolicy | None = None, stated_sex: Cl
         "hwe_p": pa.array(hwe, pa.float64()), "pass": vpass, "reasons": vreasons,
     })
     con.register("vfreq", pa.table({"variant_key": vk, "af": pa.array(af, pa.float64())}))
-    ss = con.sql("""
-        SELECT g.sample,
-               count(*) AS n, count(g.dosage) AS called,
-               count(*) FILTER (WHERE v.cls = 'auto' AND g.dosage IS NOT NULL) AS auto_called,
-               count(*) FILTER (WHERE v.cls = 'auto' AND g.dosage = 1) AS auto_het,
-               count(*) FILTER (WHERE v.snv AND v.ti AND g.dosage > 0) AS n_ti,
-               count(*) FILTER (WHERE v.snv AND NOT v.ti AND g.dosage > 0) AS n_tv,
-               count(*) FILTER (WHERE v.cls = 'x' AND g.dosage IS NOT NULL AND f.af > 0 AND f.af < 1) AS x_called,
-               count(*) FILTER (WHERE v.cls = 'x' AND g.dosage = 1 AND f.af > 0 AND f.af < 1) AS x_het,
-               coalesce(sum(2 * f.af * (1 - f.af)) FILTER (WHERE v.cls = 'x' AND g.dosage IS NOT NULL), 0)::DOUBLE AS x_exp_het
-        FROM g JOIN vinfo v USING (variant_key) JOIN vfreq f USING (variant_key)
-        GROUP BY g.sample ORDER BY g.sample""")
-    ss = _arrow(ss)
+    ss = _arrow(con.sql(SPARSE_SAMPLE_COUNTS if sparse else DENSE_SAMPLE_COUNTS))
     sd = ss.to_pydict()
     het_rate = [h / c if c else None for h, c in zip(sd["auto_het"], sd["auto_called"])]
     present = [h for h in het_rate if h is not None]
