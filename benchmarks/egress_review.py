@@ -11,7 +11,6 @@ the queue API, and the content store's size against the raw bytes submitted.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import re
 import statistics
@@ -23,10 +22,8 @@ from pathlib import Path
 
 import requests
 
-from cirn import projects
-from cirn.enclave import Enclave
 from cirn.hub.auth import set_account
-from cirn.hub.harness import new_hub
+from cirn.hub.harness import add_project, fresh_enclave, new_hub
 
 PASSWORD = "benchmark password"
 
@@ -75,17 +72,12 @@ def main() -> None:
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="cirn-bench-egress-"))
-    home.chmod(0o755)
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(home)
     slug = "b" + uuid.uuid4().hex[:6] + "-bench"
     with enclave.db.session() as s:
         set_account(s, "bench", "alice", PASSWORD, groups=["researchers"])
         set_account(s, "bench", "rev1", PASSWORD, groups=["egress-reviewers"])
-        projects.create_project(s, "bench", slug, "Benchmark", dt.date.today() + dt.timedelta(days=30))
-        projects.add_member(s, "bench", slug, "alice")
-    ws = enclave.state.project_workspace(slug)
-    ws.mkdir(parents=True)
+    ws = add_project(enclave, slug, "Benchmark", ["alice"], actor="bench")
     plan, raw_bytes = make_files(ws, args.requests, args.files)
 
     hub = new_hub(home)

@@ -26,9 +26,7 @@ from pathlib import Path
 import docker
 import requests
 
-from cirn import projects
-from cirn.enclave import Enclave
-from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 from cirn.images.build import NOTEBOOK_IMAGE, build_all
 
 PLAIN_CONFIG = """
@@ -114,22 +112,10 @@ def concurrent_batch(hub, users: list[str], server_for) -> tuple[list[float], li
 
 def start_project_hub(home: Path, prefix: str, users: list[str]):
     """Project spawner: one project with every bench user as a member and two granted extracts."""
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(home)
     slug = f"{prefix}-bench"
-    with enclave.db.session() as s:
-        projects.create_project(s, "bench", slug, "Benchmark", dt.date.today() + dt.timedelta(days=1))
-        for u in users:
-            projects.add_member(s, "bench", slug, u)
-        for ds in ("cohort", "genotypes"):
-            projects.grant(s, "bench", slug, ds, "1")
-    for ds in ("cohort", "genotypes"):
-        d = enclave.state.project_data(slug) / ds
-        d.mkdir(parents=True)
-        (d / "table.csv").write_text("a,b\n1,2\n")
-    ws = enclave.state.project_workspace(slug)
-    ws.mkdir(parents=True)
-    os.chown(ws, 1000, 1000)
+    add_project(enclave, slug, "Benchmark", users, actor="bench", expires=dt.date.today() + dt.timedelta(days=1),
+                extracts={ds: {"table.csv": "a,b\n1,2\n"} for ds in ("cohort", "genotypes")})
     hub = new_hub(home, reconcile_interval=60)
     hub.start()
     for u in users:
@@ -139,7 +125,7 @@ def start_project_hub(home: Path, prefix: str, users: list[str]):
 
 def start_plain_hub(home: Path, prefix: str, users: list[str], client):
     """Plain DockerSpawner: same image, its own internal network, named servers."""
-    Enclave.from_env({"CIRN_HOME": str(home)}).init()
+    fresh_enclave(home)
     net = client.networks.create(f"cirn-bench-{prefix}", internal=True)
     hub = new_hub(home, reconcile_interval=60)
     hub.extra_config = PLAIN_CONFIG.format(net=net.name, image=NOTEBOOK_IMAGE, prefix=f"{prefix}-plain",

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field

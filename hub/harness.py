@@ -3,10 +3,12 @@
 The hub runs from the project's own config (hub/jupyterhub_config.py's `configure`), plus a
 test-only admin service whose token drives the REST API. Containers and networks the tests
 create carry the test's project slugs and are removed by slug prefix at the end.
+`fresh_enclave` and `add_project` set up the state such a hub serves, as an admin would.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -21,6 +23,43 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def fresh_enclave(home: Path):
+    """A new enclave in `home`; the folder is made readable by others, since the containers'
+    user (not root) reads the extracts and workspaces mounted from it."""
+    from cirn.enclave import Enclave
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o755)
+    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
+    enclave.init()
+    return enclave
+
+
+def add_project(enclave, slug: str, title: str, members=(), *, actor: str = "test",
+                extracts: dict[str, dict[str, str]] | None = None, expires: dt.date | None = None) -> Path:
+    """A project with these members and its workspace (owned by the containers' user, who writes
+    there); `extracts` grants each dataset (version "1") and writes its files as a read-only
+    extract. Returns the workspace."""
+    from cirn import projects
+    from cirn.hub.spawner import CONTAINER_UID
+    with enclave.db.session() as s:
+        projects.create_project(s, actor, slug, title, expires or dt.date.today() + dt.timedelta(days=30))
+        for member in members:
+            projects.add_member(s, actor, slug, member)
+        for dataset in extracts or {}:
+            projects.grant(s, actor, slug, dataset, "1")
+    ws = enclave.state.project_workspace(slug)
+    ws.mkdir(parents=True, exist_ok=True)
+    os.chown(ws, CONTAINER_UID, CONTAINER_UID)
+    for dataset, files in (extracts or {}).items():
+        folder = enclave.state.project_data(slug) / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+            (folder / name).chmod(0o444)
+        folder.chmod(0o555)
+    return ws
 
 
 def free_port() -> int:

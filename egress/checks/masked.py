@@ -47,7 +47,7 @@ class MaskedText:
 
     def find_all(self, needle: bytes, start: int = 0) -> Iterator[int]:
         """Byte offsets of every occurrence of `needle` in the folded text (non-overlapping)."""
-        find, masked = self.masked.find, self.masked
+        find = self.masked.find
         i = find(needle, start)
         while i >= 0:
             yield i

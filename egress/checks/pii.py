@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import re
 from dataclasses import dataclass
 
 import numpy as np

@@ -15,9 +15,8 @@ import uuid
 import pytest
 
 from cirn.datasets.clinical import ingest_clinical
-from cirn.enclave import Enclave
 from cirn.hub.applications.samples import CLINICAL_CSV, minimal_pdf
-from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.hub.harness import fresh_enclave, new_hub, remove_test_objects
 from cirn.policies.application_rules import load_application_policy
 
 from tests.e2e.oidc_idp import oidc_login, provider_for
@@ -44,9 +43,7 @@ SAVE = ("import duckdb; t = '/data/cohort/table.parquet'; out = '/home/jovyan/pr
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, docker_client, images):
     home = tmp_path_factory.mktemp("cirn-flow")
-    home.chmod(0o755)
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(home)
     src = home / "cohort.csv"
     src.write_text(CLINICAL_CSV)
     ingest_clinical(enclave.state, src, "cohort", "1.0", source_project="test", description="Rare-disease cohort")

@@ -5,18 +5,15 @@ package and its checksums verify."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 import uuid
 
 import pytest
 
-from cirn import projects
-from cirn.enclave import Enclave
 from cirn.egress.review.package import verify_package
 from cirn.hub.auth import set_account
-from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 PASSWORD = "correct horse battery"
@@ -24,24 +21,19 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def enclave_hub(tmp_path_factory, docker_client, images):
-    home = tmp_path_factory.mktemp("cirn-e2e-egress")
-    home.chmod(0o755)
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(tmp_path_factory.mktemp("cirn-e2e-egress"))
     slug = "e" + uuid.uuid4().hex[:6] + "-study"
     with enclave.db.session() as s:
         set_account(s, "test", "alice", PASSWORD, groups=["researchers"])
         set_account(s, "test", "rev1", PASSWORD, groups=["egress-reviewers"])
         set_account(s, "test", "rev2", PASSWORD, groups=["egress-reviewers"])
-        projects.create_project(s, "test", slug, "Study", dt.date.today() + dt.timedelta(days=30))
-        projects.add_member(s, "test", slug, "alice")
-    ws = enclave.state.project_workspace(slug)
-    (ws / "out").mkdir(parents=True)
+    ws = add_project(enclave, slug, "Study", ["alice"])
+    (ws / "out").mkdir()
     (ws / "out" / "counts.csv").write_text("group,count\nA,3\nB,40\nC,25\n")
     (ws / "out" / "summary.txt").write_text("Mean age was 52 years (SD 11).\n")
-    for p in (ws, ws / "out", ws / "out" / "counts.csv", ws / "out" / "summary.txt"):
+    for p in (ws / "out", ws / "out" / "counts.csv", ws / "out" / "summary.txt"):
         os.chown(p, 1000, 1000)
-    hub = new_hub(home)
+    hub = new_hub(enclave.state.root)
     hub.start()
     yield hub, slug, enclave
     hub.stop()

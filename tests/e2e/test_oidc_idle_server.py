@@ -5,16 +5,12 @@ real OpenID provider (npm oidc-provider) and a real browser login."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import time
 import uuid
 
 import pytest
 
-from cirn import projects
-from cirn.enclave import Enclave
-from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 from cirn.hub.identity import refused_accounts
 from cirn.models import AuditEvent
 
@@ -30,17 +26,9 @@ REFRESH_AGE = 4
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, docker_client, images):
     home = tmp_path_factory.mktemp("cirn-oidc-idle")
-    home.chmod(0o755)
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(home)
     slug = "i" + uuid.uuid4().hex[:6] + "-idle"
-    with enclave.db.session() as s:
-        projects.create_project(s, "test", slug, "Idle servers", dt.date.today() + dt.timedelta(days=30))
-        for name in USERS:
-            projects.add_member(s, "test", slug, name)
-    ws = enclave.state.project_workspace(slug)
-    ws.mkdir(parents=True)
-    os.chown(ws, 1000, 1000)
+    add_project(enclave, slug, "Idle servers", USERS)
     hub = new_hub(home)
     idp = provider_for(hub, home / "idp", USERS, access_token_ttl=2)
     idp.start()

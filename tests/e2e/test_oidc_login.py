@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from cirn.enclave import Enclave
-from cirn.hub.harness import new_hub
+from cirn.hub.harness import fresh_enclave, new_hub
 
 from tests.e2e.oidc_idp import OIDCProvider
 from tests.e2e.oidc_idp import oidc_login as _oidc_login
@@ -29,7 +29,7 @@ REFRESH_AGE = 4
 @pytest.fixture(scope="module")
 def oidc_hub(tmp_path_factory):
     home = tmp_path_factory.mktemp("cirn-oidc")
-    Enclave.from_env({"CIRN_HOME": str(home)}).init()
+    fresh_enclave(home)
     hub = new_hub(home)
     idp = OIDCProvider(home / "idp", {k: dict(v) for k, v in USERS.items()},
                        redirect_uris=[f"{hub.url}/hub/oauth_callback"],

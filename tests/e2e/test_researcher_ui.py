@@ -3,16 +3,13 @@ and JupyterLab opens with the granted datasets and the project folder."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import uuid
 
 import pytest
 
 from cirn import projects
-from cirn.enclave import Enclave
 from cirn.hub.auth import set_account
-from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -20,24 +17,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 @pytest.fixture(scope="module")
 def enclave_hub(tmp_path_factory, docker_client, images):
     home = tmp_path_factory.mktemp("cirn-e2e")
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(home)
     prefix = "e" + uuid.uuid4().hex[:6]
     slugs = {"open": f"{prefix}-study", "held": f"{prefix}-paused"}
     with enclave.db.session() as s:
         set_account(s, "test", "alice", "correct horse battery", groups=["researchers"])
-        for key, slug in slugs.items():
-            projects.create_project(s, "test", slug, f"Study {key}", dt.date.today() + dt.timedelta(days=30))
-            projects.add_member(s, "test", slug, "alice")
-            projects.grant(s, "test", slug, "cohort", "1")
+    for key, slug in slugs.items():
+        add_project(enclave, slug, f"Study {key}", ["alice"],
+                    extracts={"cohort": {"clinical.csv": "participant,age\nP1,30\n"}})
+    with enclave.db.session() as s:
         projects.change_status(s, "test", slugs["held"], "suspend")
-    for slug in slugs.values():
-        d = enclave.state.project_data(slug) / "cohort"
-        d.mkdir(parents=True)
-        (d / "clinical.csv").write_text("participant,age\nP1,30\n")
-        ws = enclave.state.project_workspace(slug)
-        ws.mkdir(parents=True)
-        os.chown(ws, 1000, 1000)
     hub = new_hub(home)
     hub.start()
     yield hub, slugs

@@ -11,7 +11,6 @@ import zipfile
 import pytest
 import requests
 
-from cirn.egress.review.package import verify_package
 
 pytestmark = [pytest.mark.hub]
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import uuid
 
 import pytest
 
-from cirn import projects
 from cirn.enclave import Enclave
-
-from cirn.hub.harness import new_hub, remove_test_objects
+from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 
 
 class World:
@@ -27,22 +24,7 @@ class World:
     def project(self, name: str, members: list[str], datasets: dict[str, dict[str, str]] | None = None,
                 expires: dt.date | None = None) -> str:
         slug = self.slug(name)
-        with self.enclave.db.session() as s:
-            projects.create_project(s, "test", slug, f"Test {name}", expires or dt.date.today() + dt.timedelta(days=30))
-            for m in members:
-                projects.add_member(s, "test", slug, m)
-            for ds in (datasets or {}):
-                projects.grant(s, "test", slug, ds, "1")
-        ws = self.enclave.state.project_workspace(slug)
-        ws.mkdir(parents=True, exist_ok=True)
-        os.chown(ws, 1000, 1000)
-        for ds, files in (datasets or {}).items():
-            folder = self.enclave.state.project_data(slug) / ds
-            folder.mkdir(parents=True, exist_ok=True)
-            for name_, text in files.items():
-                (folder / name_).write_text(text)
-                (folder / name_).chmod(0o444)
-            folder.chmod(0o555)
+        add_project(self.enclave, slug, f"Test {name}", members, extracts=datasets, expires=expires)
         return slug
 
     def session(self):
@@ -51,10 +33,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, docker_client, images):
-    home = tmp_path_factory.mktemp("cirn-home")
-    home.chmod(0o755)
-    enclave = Enclave.from_env({"CIRN_HOME": str(home)})
-    enclave.init()
+    enclave = fresh_enclave(tmp_path_factory.mktemp("cirn-home"))
     prefix = "t" + uuid.uuid4().hex[:6]
     w = World(enclave, prefix)
     yield w

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from cirn import projects
-from cirn.models import Project
 
 from cirn.hub.harness import container_of
 

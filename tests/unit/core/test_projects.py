@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from cirn import audit, projects
+from cirn import projects
 from cirn.errors import Conflict, NotFound
 from cirn.models import AuditEvent, ProjectStatus
 from cirn.state import InvalidName
