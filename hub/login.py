@@ -193,6 +193,11 @@ class EnclaveOIDCAuthenticator(GenericOAuthenticator):
     async def _refresh_once(self, user, handler=None, **kwargs):
         _refresh_refused.set(None)
         result = await super().refresh_user(user, handler, **kwargs)
+        if isinstance(result, dict) and result.get("auth_state"):
+            # Saved before the shared refresh ends: a refresh starting right after it (a forced one
+            # before a spawn) must read the rotated refresh token, not the one just used. The
+            # callers save the same state again, as they always do.
+            await user.save_auth_state(result["auth_state"])
         reason = _refresh_refused.get()
         if result is False and reason and self.enclave is not None:
             self.log.warning("identity provider refused %s at refresh: %s", user.name, reason)

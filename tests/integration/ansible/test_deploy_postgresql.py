@@ -93,18 +93,20 @@ def hub_login(target) -> str:
     """The status of the demo login of USER at the hub (302: signed in), retried while the hub starts."""
     login = f"""
 import time, requests
+status = "no answer"
 for attempt in range(60):
     try:
         s = requests.Session(); s.verify = "/etc/cirn/tls/cert.pem"
         s.get("https://127.0.0.1/hub/login", timeout=10)
         r = s.post("https://127.0.0.1/hub/login", allow_redirects=False, timeout=20,
                    data={{"username": {USER!r}, "password": {USER_PASSWORD!r}, "_xsrf": s.cookies.get("_xsrf")}})
+        status = r.status_code
         if r.status_code < 500:
             break
     except requests.ConnectionError:
         pass
     time.sleep(2)
-print(r.status_code)
+print(status)
 """
     return target.py(login, timeout=300).stdout.strip()
 

@@ -108,7 +108,13 @@ def test_refreshes_of_one_user_at_the_same_time_share_one_provider_request(monke
         return {"name": user.name, "auth_state": {"refresh_token": f"rotated-{len(sent)}"}}
     monkeypatch.setattr(GenericOAuthenticator, "refresh_user", provider_refresh)
     authenticator = EnclaveOIDCAuthenticator()
-    alice, bob = SimpleNamespace(name="alice"), SimpleNamespace(name="bob")
+    saved = {}
+
+    def account(name):
+        async def save_auth_state(state):
+            saved[name] = state
+        return SimpleNamespace(name=name, save_auth_state=save_auth_state)
+    alice, bob = account("alice"), account("bob")
 
     async def together():
         return await asyncio.gather(authenticator.refresh_user(alice), authenticator.refresh_user(alice),
@@ -117,5 +123,7 @@ def test_refreshes_of_one_user_at_the_same_time_share_one_provider_request(monke
     assert sorted(sent) == ["alice", "bob"]
     assert first == second and first is not second  # each caller may change its own copy
     assert other["name"] == "bob"
+    # The rotated token is stored when the shared refresh ends, before any next refresh reads it.
+    assert saved["alice"] == first["auth_state"] and saved["bob"] == other["auth_state"]
     asyncio.run(authenticator.refresh_user(alice))  # once answered, the next refresh asks again
     assert sent.count("alice") == 2
