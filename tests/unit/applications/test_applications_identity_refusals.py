@@ -90,6 +90,16 @@ def test_oidc_configuration_maps_discovery_groups_refresh_and_logout(enclave):
     assert len(c.CryptKeeper["keys"][0]) == 64  # (.keys is the dict method on a Config)
 
 
+def in_own_loop(coroutine):
+    """asyncio.run in a thread of its own: earlier tests in the same process (the browser tests'
+    Playwright) may leave an event loop running in the main thread."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_refreshes_of_one_user_at_the_same_time_share_one_provider_request(monkeypatch):
     # The sweep and a request refreshing the same user together must not both send its refresh
     # token: a provider that rotates refresh tokens would refuse the second and end the session.
@@ -119,11 +129,11 @@ def test_refreshes_of_one_user_at_the_same_time_share_one_provider_request(monke
     async def together():
         return await asyncio.gather(authenticator.refresh_user(alice), authenticator.refresh_user(alice),
                                     authenticator.refresh_user(bob))
-    first, second, other = asyncio.run(together())
+    first, second, other = in_own_loop(together())
     assert sorted(sent) == ["alice", "bob"]
     assert first == second and first is not second  # each caller may change its own copy
     assert other["name"] == "bob"
     # The rotated token is stored when the shared refresh ends, before any next refresh reads it.
     assert saved["alice"] == first["auth_state"] and saved["bob"] == other["auth_state"]
-    asyncio.run(authenticator.refresh_user(alice))  # once answered, the next refresh asks again
+    in_own_loop(authenticator.refresh_user(alice))  # once answered, the next refresh asks again
     assert sent.count("alice") == 2
