@@ -41,18 +41,23 @@ def air_gap(target) -> None:
     assert probe.returncode != 0 and "unreachable" in probe.stderr.lower(), probe.stdout + probe.stderr
 
 
+def postgresql_args(deployed, password: str) -> list[str]:
+    """The playbook's extra variables for the air-gapped PostgreSQL run, with this role password."""
+    return ["-e", f"cirn_wheelhouse_archive={deployed['archives']['cirn_wheelhouse_archive']}",
+            "-e", f"cirn_image_cache_archive={deployed['archives']['cirn_image_cache_archive']}",
+            # No mirror to refresh from: an air-gapped host keeps its package lists as they are
+            # (ansible/README.md). Left on, the run would pass only within apt's cache_valid_time
+            # (an hour) of the target image's build.
+            "-e", json.dumps({"cirn_database": "postgresql", "cirn_postgresql_password": password,
+                              "cirn_apt_update_cache": False})]
+
+
 @pytest.fixture(scope="module")
 def postgresql_deployed(deployed):
     target = deployed["target"]
     home = target.base / "srv" / "cirn-pg"
     air_gap(target)
-    args = ["-e", f"cirn_wheelhouse_archive={deployed['archives']['cirn_wheelhouse_archive']}",
-            "-e", f"cirn_image_cache_archive={deployed['archives']['cirn_image_cache_archive']}",
-            # No mirror to refresh from: an air-gapped host keeps its package lists as they are
-            # (ansible/README.md). Left on, the run would pass only within apt's cache_valid_time
-            # (an hour) of the target image's build.
-            "-e", json.dumps({"cirn_database": "postgresql", "cirn_postgresql_password": PASSWORD,
-                              "cirn_apt_update_cache": False})]
+    args = postgresql_args(deployed, PASSWORD)
     first = target.playbook(*args, home=home)
     second = target.playbook(*args, home=home)
     return {"target": target, "home": home, "first": first, "second": second}
@@ -173,11 +178,7 @@ def test_a_new_password_in_the_inventory_is_set_on_the_role(postgresql_deployed,
     # the hub, restarted with the new environment, must still reach its database.
     target, home = postgresql_deployed["target"], postgresql_deployed["home"]
     new_password = "pg-deploy-rotated-" + secrets.token_hex(8)
-    args = ["-e", f"cirn_wheelhouse_archive={deployed['archives']['cirn_wheelhouse_archive']}",
-            "-e", f"cirn_image_cache_archive={deployed['archives']['cirn_image_cache_archive']}",
-            "-e", json.dumps({"cirn_database": "postgresql", "cirn_postgresql_password": new_password,
-                              "cirn_apt_update_cache": False})]
-    third = target.playbook(*args, home=home)
+    third = target.playbook(*postgresql_args(deployed, new_password), home=home)
     assert recap(third)["failed"] == 0 and recap(third)["changed"] >= 1, third.stdout[-5000:]
 
     def tcp_login(password):
