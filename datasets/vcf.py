@@ -1,6 +1,7 @@
 """Ingest of a bgzipped multi-sample VCF into Parquet: a variants table and a long genotypes table.
 
-Read with cyvcf2 (htslib underneath). Multi-allelic records are split into one row per ALT allele
+Read with htslib: cyvcf2 in one sequential pass, or, for an indexed file, pysam in one process per
+core, contig by contig, through htslib's binary form (see vcf_records). Multi-allelic records are split into one row per ALT allele
 (each with its own variant_key; Number=A INFO values follow their allele), so allele counts and
 frequencies are per row. Genotypes are written per chromosome (hive folders `chrom=...`) in row
 groups of consecutive positions, each row carrying `pos`, so a region query reads one folder and,
@@ -28,8 +29,8 @@ from cirn.state import StateFolder
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version
-from .vcf_genotypes import (CARRIERS, GENOTYPE_ROWS_PER_GROUP, GenotypeChunk, GenotypeWriter,
-                            format_ints)
+from .vcf_genotypes import CARRIERS, GENOTYPE_ROWS_PER_GROUP, GenotypeChunk, GenotypeWriter
+from .vcf_records import BcfDecoder, cyvcf2_records
 
 VARIANTS = "variants.parquet"
 GENOTYPES = "genotypes"
@@ -228,8 +229,6 @@ def _init_worker(counter) -> None:
 def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] | None,
                   progress: Callable[[int], None] | None = None) -> PartResult:
     """Convert the whole file (contigs None; exact line numbers in errors) or only these contigs (indexed)."""
-    import cyvcf2
-    vcf = cyvcf2.VCF(str(path), threads=1 if contigs is not None else 2)
     samples, infos, n = header.samples, header.infos, len(header.samples)
     contig_index = {c: i for i, c in enumerate(header.contigs)}
     counters: dict[str, int] = {}
@@ -241,8 +240,13 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
     v_key, v_chrom, v_pos, v_id, v_ref, v_alt, v_qual, v_filter = (
         vrows[c] for c in ("variant_key", "chrom", "pos", "id", "ref", "alt", "qual", "filter"))
     capacity = max(1, GENOTYPE_ROWS_PER_GROUP // max(n, 1))
-    # Two chunks take turns: the reader fills one while the writer thread encodes and writes the other.
-    spare = [GenotypeChunk(n, capacity) for _ in range(2)] if n else []
+    # The sequential pass has the machine to itself: two chunks take turns, the reader fills one while
+    # a writer thread encodes and writes the other (Arrow and Parquet release the GIL). A parallel
+    # worker writes each chunk itself: with a process per core, a second thread per process only
+    # contends for the cores and the GIL (measured: 2 workers on 2 cores took 31-32 s of CPU with
+    # writer threads, 27-28 s without).
+    threaded = contigs is None
+    spare = [GenotypeChunk(n, capacity) for _ in range(2 if threaded else 1)] if n else []
     chunk = spare.pop() if n else None
     pending = None
     records = 0
@@ -250,6 +254,10 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
 
     def hand_over(current: GenotypeChunk) -> GenotypeChunk:
         nonlocal pending
+        if not threaded:
+            geno.write(current)
+            current.k, current.chrom = 0, None
+            return current
         if pending is not None:
             spare.append(pending.result())
         pending = pool.submit(lambda c: (geno.write(c), c)[1], current)
@@ -259,11 +267,16 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
 
     def records_iter():
         if contigs is None:
-            yield from vcf
+            import cyvcf2
+            vcf = cyvcf2.VCF(str(path), threads=2)
+            try:
+                yield from cyvcf2_records(vcf, infos, n)
+            finally:
+                vcf.close()
         else:
-            yield from _records_via_bcf(path, contigs, out / f"{SCRATCH_PREFIX}{os.getpid()}")
+            yield from _records_via_bcf(path, contigs, out / f"{SCRATCH_PREFIX}{os.getpid()}", infos, n)
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") if threaded else None
     iterator = records_iter()
     try:
         while True:
@@ -277,23 +290,21 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
                 raise diagnose(path, header.header_lines + records + 1, n, header.format_keys, exc) from None
             records += 1
             try:
-                chrom = v.CHROM
+                chrom = v.chrom
                 if not chroms or chroms[-1] != chrom:
                     chroms.append(chrom)
-                alts = v.ALT or ["."]
+                alts = v.alts
                 if n:
-                    gt = v.genotype.array()
-                    dp = format_ints(v, "DP")
-                    gq = format_ints(v, "GQ")
+                    gt, dp, gq = v.gt, v.dp, v.gq
                     if chunk.k and (chunk.chrom != chrom or chunk.k + len(alts) > capacity):
                         chunk = hand_over(chunk)
                     chunk.chrom = chrom
-                filters = ";".join(v.FILTERS) if v.FILTERS else "."
-                info_values = [v.INFO.get(f.name) for f in infos]
+                filters = v.filters
+                info_values = v.info
                 ci = contig_index.get(chrom)
                 if ci is None:
                     ci = contig_index[chrom] = len(contig_index)
-                pos, vid, ref, qual = v.POS, v.ID, v.REF, v.QUAL
+                pos, vid, ref, qual = v.pos, v.id, v.ref, v.qual
                 local = counters.get(chrom, 0)
                 counters[chrom] = local + len(alts)
                 for ai, alt in enumerate(alts):
@@ -332,9 +343,10 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
         if pending is not None:
             pending.result()
     finally:
-        pool.shutdown(wait=True)
+        if pool is not None:
+            pool.shutdown(wait=True)
         geno.close()
-        vcf.close()
+        iterator.close()
     if progress:
         progress(records % 1000)
     schema = pa.schema([("variant_key", pa.int64()), ("chrom", pa.string()), ("pos", pa.int32()),
@@ -347,47 +359,43 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
 SCRATCH_PREFIX = ".scratch-"
 
 
-def _records_via_bcf(path: Path, contigs: list[str], scratch: Path):
-    """The records of these contigs, parsed by pysam's htslib and read back by cyvcf2 from binary VCF.
+def _records_via_bcf(path: Path, contigs: list[str], scratch: Path, infos: list[InfoField], n_samples: int):
+    """The records of these contigs, parsed by pysam's htslib and decoded from binary VCF.
 
     Measured on 2,000 samples: pysam's htslib parses VCF text in about half the time cyvcf2's
-    bundled htslib takes, and cyvcf2 reads uncompressed BCF at a fraction of either; the round trip
-    is lossless (BCF is htslib's own in-memory form of a record). One contig at a time goes through
-    a scratch file, removed as soon as it is read. Tags the header does not declare cannot be
-    written to BCF: htslib raises, and the caller falls back to the sequential pass, which reads
-    such files directly.
+    bundled htslib takes, and decoding the uncompressed BCF it writes (`BcfDecoder`) costs a
+    fraction of either; the round trip is lossless (BCF is htslib's own in-memory form of a
+    record). One contig at a time goes through a scratch file, removed as soon as it is read. Tags
+    the header does not declare cannot be written to BCF: htslib raises, and the caller falls back
+    to the sequential pass, which reads such files directly; so does anything the decoder does not
+    expect (`BcfLayoutError`).
     """
-    import cyvcf2
     import pysam
     scratch.mkdir(parents=True, exist_ok=True)
     pysam.set_verbosity(0)  # a worker process: a failure here is handled by the fallback, not shown
     try:
         with pysam.VariantFile(str(path)) as source:
+            decoder = BcfDecoder(source.header, infos, n_samples)
             for i, contig in enumerate(contigs):
                 bcf = scratch / f"{i}.bcf"
+                # "wb0": BCF in BGZF blocks stored without compression (pysam has no bare BCF mode)
                 with pysam.VariantFile(str(bcf), "wb0", header=source.header) as sink:
                     for record in source.fetch(contig):
                         sink.write(record)
-                reader = cyvcf2.VCF(str(bcf))
-                try:
-                    yield from reader
-                finally:
-                    reader.close()
-                    bcf.unlink()
+                with pysam.BGZFile(str(bcf), "rb") as fh:
+                    data = fh.read()
+                bcf.unlink()
+                yield from decoder.records(data)
+                del data
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _split_contigs(header: VcfHeader, workers: int, contigs: list[str]) -> list[list[str]]:
-    """Contigs in `workers` groups of similar total length (variants are roughly proportional to it)."""
-    groups: list[list[str]] = [[] for _ in range(workers)]
-    load = [0] * workers
-    for name, length in sorted(((c, header.contigs.get(c, 0)) for c in contigs), key=lambda kv: -kv[1]):
-        i = load.index(min(load))
-        groups[i].append(name)
-        load[i] += max(length, 1)
+def _largest_first(header: VcfHeader, contigs: list[str]) -> list[str]:
+    """Contigs by decreasing length (variants are roughly proportional to it): handed to the workers
+    one at a time in this order, the last to finish are small, so no core waits long for another."""
     order = {c: i for i, c in enumerate(header.contigs)}
-    return [sorted(g, key=order.get) for g in groups if g]
+    return sorted(contigs, key=lambda c: (-header.contigs.get(c, 0), order.get(c, len(order))))
 
 
 def _convert_parallel(path: Path, out: Path, header: VcfHeader, workers: int,
@@ -397,9 +405,9 @@ def _convert_parallel(path: Path, out: Path, header: VcfHeader, workers: int,
     from concurrent.futures import ProcessPoolExecutor
     ctx = mp.get_context("fork")
     counter = ctx.Value("q", 0)
-    groups = _split_contigs(header, workers, contigs)
-    with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_init_worker, initargs=(counter,)) as pool:
-        futures = [pool.submit(_convert_part, path, out, header, g) for g in groups]
+    with ProcessPoolExecutor(min(workers, len(contigs)), mp_context=ctx, initializer=_init_worker,
+                             initargs=(counter,)) as pool:
+        futures = [pool.submit(_convert_part, path, out, header, [c]) for c in _largest_first(header, contigs)]
         seen = 0
         while not all(f.done() for f in futures):
             time.sleep(0.2)

@@ -3,8 +3,8 @@
 The reader copies each record's GT/DP/GQ arrays (n samples) into a preallocated chunk of
 consecutive variants; the writer turns a whole chunk into Arrow columns with numpy (no loop over
 samples or genotypes in Python) and writes it as one row group of `genotypes/`, plus its
-non-homozygous-reference rows into `carriers/`. Two chunks alternate, so one is filled while the
-other is written in a background thread (Arrow and Parquet release the GIL).
+non-homozygous-reference rows into `carriers/`. In the sequential pass two chunks alternate, so one
+is filled while the other is written in a background thread (Arrow and Parquet release the GIL).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .vcf_records import ABSENT, widen
+from .vcf_records import INT32_MISSING as INT_MISSING
+
 CARRIERS = "carriers"
-INT_MISSING = -2147483647  # htslib: anything at or below is missing / vector end
 # Genotype row groups hold consecutive variants (about 32 at 2,000 samples): the `pos` statistics
 # of a row group then cover a span of a few hundred kilobases to a few megabases, so a 1 Mb region
 # query reads one or two row groups of its chromosome's file.
@@ -38,13 +40,14 @@ GENOTYPE_SCHEMA = pa.schema([
 ])
 
 # Measured on 2,000 samples x 50,000 variants: dictionary encoding pays for the repeated strings
-# (sample, gt) but costs more than it saves on integers; sorted keys and positions are runs, which
-# delta encoding stores in almost nothing; depth and quality compress better, and faster, split
-# into byte streams. Statistics only where a query prunes by them (region by pos, join by key).
+# (sample, gt) but costs more than it saves on integers; sorted keys and positions are runs of one
+# value per variant, which zstd stores in almost nothing when plain (delta encoding was as small but
+# took twice the CPU to write); depth and quality compress better, and faster, split into byte
+# streams. Statistics only where a query prunes by them (region by pos, join by key).
 PARQUET_OPTIONS = dict(
     compression="zstd", compression_level=1,
     use_dictionary=["sample", "gt"],
-    column_encoding={"variant_key": "DELTA_BINARY_PACKED", "pos": "DELTA_BINARY_PACKED",
+    column_encoding={"variant_key": "PLAIN", "pos": "PLAIN",
                      "dosage": "BYTE_STREAM_SPLIT", "dp": "BYTE_STREAM_SPLIT", "gq": "BYTE_STREAM_SPLIT"},
     write_statistics=["variant_key", "pos"],
 )
@@ -65,8 +68,8 @@ class GenotypeChunk:
 
     def __init__(self, n_samples: int, capacity: int):
         self.n, self.capacity = n_samples, capacity
-        # cyvcf2's genotype.array() layout: first allele, second allele (-2 if haploid), phased.
-        self.gt = np.empty((capacity, n_samples, 3), dtype=np.int16)
+        # Two alleles per sample in BCF's encoding (see vcf_records): decoded for a whole chunk at once.
+        self.gt = np.empty((capacity, n_samples, 2), dtype=np.int16)
         self.dp = np.empty((capacity, n_samples), dtype=np.int32)
         self.gq = np.empty((capacity, n_samples), dtype=np.int32)
         self.keys = np.empty(capacity, dtype=np.int64)
@@ -82,35 +85,15 @@ class GenotypeChunk:
     def add(self, key: int, pos: int, allele: int, gt: np.ndarray, dp: np.ndarray | None,
             gq: np.ndarray | None) -> None:
         i = self.k
-        if gt.shape[1] == 3:
+        if gt.shape[1] == 2:
             self.gt[i] = gt
-        else:  # haploid (n, 2) or polyploid: the first two alleles and the phase flag
-            row = self.gt[i]
-            row[:, 0] = gt[:, 0]
-            row[:, 1] = gt[:, 1] if gt.shape[1] > 2 else -2
-            row[:, 2] = gt[:, -1]
-        _put(self.dp[i], dp)
-        _put(self.gq[i], gq)
+        else:  # haploid
+            self.gt[i, :, 0] = gt[:, 0]
+            self.gt[i, :, 1] = ABSENT
+        widen(dp, self.dp[i])
+        widen(gq, self.gq[i])
         self.keys[i], self.pos[i], self.allele[i] = key, pos, allele
         self.k = i + 1
-
-
-def _put(dest: np.ndarray, values: np.ndarray | None) -> None:
-    if values is None:
-        dest.fill(INT_MISSING - 1)
-    else:
-        dest[:] = values[:, 0] if values.ndim == 2 else values
-
-
-def format_ints(v, key: str) -> np.ndarray | None:
-    """An integer FORMAT field of one record (n, k), or None when absent or not an integer."""
-    try:
-        arr = v.format(key)
-    except KeyError:
-        return None
-    if arr is None or arr.dtype.kind not in "iu":
-        return None
-    return arr
 
 
 class GtCodes:
@@ -216,13 +199,19 @@ class GenotypeWriter:
         if chunk.chrom != self._chrom:
             self._open(chunk.chrom)
         gt = chunk.gt[:k]
-        a1, a2 = gt[:, :, 0], gt[:, :, 1]
+        v1, v2 = gt[:, :, 0], gt[:, :, 1]
+        # BCF's (allele + 1) << 1 | phased: 0 is "."; a negative value is no allele at all (the
+        # second of a haploid call), which the GT text leaves out.
+        a1 = (v1 >> 1) - 1
+        a1[v1 < 0] = -1
+        a2 = (v2 >> 1) - 1
+        a2[v2 < 0] = -2
         allele = chunk.allele[:k, None]
         dosage = (a1 == allele).view(np.int8) + (a2 == allele).view(np.int8)
         missing = ((a1 == -1) | (a2 == -1)).ravel()
         dosage = dosage.ravel()
         dosage[missing] = -1
-        codes = self.gt_codes.encode(a1, a2, gt[:, :, 2]).ravel()
+        codes = self.gt_codes.encode(a1, a2, v2 & 1).ravel()
         dp, gq = chunk.dp[:k].ravel(), chunk.gq[:k].ravel()
         columns = [np.repeat(chunk.keys[:k], n), np.repeat(chunk.pos[:k], n), self._samples(k * n),
                    codes, dosage, dp, gq]
@@ -247,8 +236,8 @@ class GenotypeWriter:
             pa.DictionaryArray.from_arrays(pa.array(sample, pa.int32()), self.sample_dict),
             pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), self.gt_codes.dictionary),
             _nullable(dosage, dosage_missing, pa.int8()),
-            _nullable(dp, dp <= INT_MISSING + 1, pa.int32()),
-            _nullable(gq, gq <= INT_MISSING + 1, pa.int32()),
+            _nullable(dp, dp == INT_MISSING, pa.int32()),
+            _nullable(gq, gq == INT_MISSING, pa.int32()),
         ], schema=GENOTYPE_SCHEMA)
 
     def _flush_carriers(self) -> None:

@@ -90,12 +90,12 @@ def _encodings(folder):
 
 def test_extract_genotypes_keep_the_catalog_layout(cohort):
     # Researchers query the extract, not the catalog: it must keep the encodings the ingest chose
-    # (delta-coded keys, byte-stream-split numbers, dictionary text), whole or with some columns.
+    # (plain keys, byte-stream-split numbers, dictionary text), whole or with some columns.
     provision_project(cohort, "proj-a", ADMIN)
     src = _encodings(cohort.state.datasets / "cohort-vcf/1.0/genotypes")
     dst = _encodings(cohort.state.project_data("proj-a") / "cohort-vcf/genotypes")
     assert dst == src
-    assert "DELTA_BINARY_PACKED" in dst["variant_key"] and "BYTE_STREAM_SPLIT" in dst["dp"]
+    assert "RLE_DICTIONARY" not in dst["variant_key"] and "BYTE_STREAM_SPLIT" in dst["dp"]
     with cohort.db.session() as s:
         projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0", ["gt", "gq"])
     provision_project(cohort, "proj-a", ADMIN)

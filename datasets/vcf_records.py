@@ -1,0 +1,315 @@
+"""The records of a VCF in one form, from either of the ingest's two readers.
+
+- The sequential pass reads the VCF with cyvcf2 (`cyvcf2_records`): every file it can read, with
+  exact line numbers in errors.
+- The parallel pass has htslib (pysam) parse each contig's VCF text and write it as uncompressed
+  BCF, htslib's own binary form of a record, then decodes that here with `struct` and numpy
+  (`BcfDecoder`). Per-sample values are plain typed vectors in BCF (specification v2.2, "Genotype
+  fields"), so a record's GT, DP and GQ for all samples are one `np.frombuffer` each. This replaced
+  cyvcf2 reading the BCF back, whose per-record conversions (`genotype.array()`, `format()`) and
+  properties cost more CPU, on 2,000 samples, than the parse itself.
+
+Both give `Record`s whose values follow cyvcf2's conventions (ID "." is None, a missing QUAL is
+None, INFO values as `INFO.get` returns them), and genotypes in BCF's encoding: per sample two
+int16 values `(allele + 1) << 1 | phased`, 0 a missing allele (".") and a negative value an allele
+the sample does not have (the second of a haploid call). A test holds the two readers to the same
+Parquet output. Anything the decoder does not expect raises `BcfLayoutError`; the caller then
+redoes the file with the sequential pass, so an unusual file costs time, never correctness.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+INT32_MISSING = -(2**31)  # htslib's bcf_int32_missing; every missing or absent DP/GQ is this
+ABSENT = -127  # an allele a sample does not have (BCF's int8 vector end), in the int16 GT pair
+
+
+class BcfLayoutError(ValueError):
+    """The binary VCF holds something the decoder does not handle; read the file the other way."""
+
+
+@dataclass(slots=True)
+class Record:
+    chrom: str
+    pos: int  # 1-based
+    id: str | None
+    ref: str
+    alts: list[str]  # ["."] when the record has no ALT
+    qual: float | None
+    filters: str  # ";"-joined, "." when none
+    info: list  # one value per header INFO field, in header order, as cyvcf2's INFO.get gives it
+    # Per sample, in BCF's encoding and integer width (int8, int16 or int32: see `widen`); None
+    # without samples. GT: (n, 1) haploid or (n, 2) alleles (see the module docstring).
+    gt: np.ndarray | None
+    dp: np.ndarray | None  # (n,); None when the record has none or it is not an integer
+    gq: np.ndarray | None
+
+
+# ---------------------------------------------------------------------------------------------
+# cyvcf2
+
+
+def cyvcf2_records(vcf, infos, n_samples: int) -> Iterator[Record]:
+    names = [f.name for f in infos]
+    for v in vcf:
+        gt = dp = gq = None
+        if n_samples:
+            gt = bcf_gt_from_cyvcf2(v.genotype.array())
+            dp, gq = _cyvcf2_ints(v, "DP"), _cyvcf2_ints(v, "GQ")
+        info = v.INFO
+        yield Record(v.CHROM, v.POS, v.ID, v.REF, v.ALT or ["."], v.QUAL,
+                     ";".join(v.FILTERS) if v.FILTERS else ".", [info.get(k) for k in names], gt, dp, gq)
+
+
+def _cyvcf2_ints(v, key: str) -> np.ndarray | None:
+    """An integer FORMAT field's first value per sample, or None when absent or not an integer."""
+    try:
+        arr = v.format(key)
+    except KeyError:
+        return None
+    if arr is None or arr.dtype.kind not in "iu":
+        return None
+    return arr[:, 0] if arr.ndim == 2 else arr
+
+
+def bcf_gt_from_cyvcf2(array: np.ndarray) -> np.ndarray:
+    """cyvcf2's `genotype.array()` rows (alleles..., phased; -1 missing, -2 absent) as BCF-encoded pairs.
+
+    A polyploid call keeps its first two alleles (the genotypes table holds diploid text).
+    """
+    a1, phased = array[:, 0], array[:, -1]
+    out = np.empty((len(array), 2), dtype=np.int16)
+    out[:, 0] = (np.maximum(a1, -1) + 1) << 1
+    if array.shape[1] <= 2:  # haploid: allele, phased
+        out[:, 1] = ABSENT
+    else:
+        a2 = array[:, 1]
+        out[:, 1] = np.where(a2 <= -2, ABSENT, ((np.maximum(a2, -1) + 1) << 1) | (phased != 0))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Uncompressed BCF
+
+_MAGIC = b"BCF\x02"
+_INT_FORMATS = {1: "<b", 2: "<h", 3: "<i"}
+_SIZES = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}
+_INT_MIN = {1: -(2**7), 2: -(2**15), 3: -(2**31)}  # "missing"; one above it is "vector end"
+_FLOAT_MISSING, _FLOAT_END = 0x7F800001, 0x7F800002
+_CHAR, _FLOAT = 7, 5
+# A per-sample integer (int8, int16) as int32 with htslib's missing and vector end made INT32_MISSING.
+_WIDEN = {}
+for _code, _bits in ((1, 8), (2, 16)):
+    # Indexed by the value's unsigned view: entry u is the signed value u stands for.
+    _values = np.arange(2**_bits).astype(f"uint{_bits}").view(f"int{_bits}").astype(np.int32)
+    _WIDEN[_code] = np.where(_values <= _INT_MIN[_code] + 1, np.int32(INT32_MISSING), _values)
+_NUMPY = {1: np.dtype("<i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4")}
+
+
+def widen(values: np.ndarray | None, out: np.ndarray) -> None:
+    """Per-sample integers of any BCF width into `out` (int32), missing and vector end as INT32_MISSING."""
+    if values is None:
+        out.fill(INT32_MISSING)
+    elif values.dtype.itemsize == 4:
+        np.copyto(out, values)
+        out[out <= INT32_MISSING + 1] = INT32_MISSING
+    elif values.dtype.itemsize == 1:
+        np.take(_WIDEN[1], values.view(np.uint8), out=out)
+    else:
+        np.take(_WIDEN[2], values.view(np.uint16), out=out)
+
+
+class BcfDecoder:
+    """Decodes the records of uncompressed BCF written with a given pysam header."""
+
+    def __init__(self, header, infos, n_samples: int):
+        """`header`: the pysam VariantHeader the BCF was written with; `infos`: the INFO fields, in the
+        order Record.info lists them."""
+        self.n = n_samples
+        self.contigs = {c.id: name for name, c in header.contigs.items()}
+        self.filters = {f.id: name for name, f in header.filters.items()}
+        order = {f.name: i for i, f in enumerate(infos)}
+        # INFO key (header dictionary index) -> (position in Record.info, declared as Flag)
+        self.info_keys = {m.id: (order[name], m.type == "Flag") for name, m in header.info.items() if name in order}
+        self.n_info = len(infos)
+        self.formats = {m.id: name for name, m in header.formats.items() if name in ("GT", "DP", "GQ")}
+
+    def records(self, data: bytes) -> Iterator[Record]:
+        """The records of one whole BCF file (its bytes)."""
+        if data[:4] != _MAGIC:
+            raise BcfLayoutError("not binary VCF")
+        p = 9 + struct.unpack_from("<I", data, 5)[0]
+        end = len(data)
+        while p < end:
+            if p + 8 > end:
+                raise BcfLayoutError("the binary VCF ends inside a record")
+            l_shared, l_indiv = struct.unpack_from("<II", data, p)
+            p += 8
+            if p + l_shared + l_indiv > end:
+                raise BcfLayoutError("the binary VCF ends inside a record")
+            yield self._record(data, p, p + l_shared, p + l_shared + l_indiv)
+            p += l_shared + l_indiv
+
+    def _record(self, data: bytes, p: int, shared_end: int, indiv_end: int) -> Record:
+        chrom_id, pos0, _rlen, qual_bits, n_allele_info, n_fmt_sample = struct.unpack_from("<iiiIII", data, p)
+        p += 24
+        n_info, n_allele = n_allele_info & 0xFFFF, n_allele_info >> 16
+        n_fmt, n_sample = n_fmt_sample >> 24, n_fmt_sample & 0xFFFFFF
+        chrom = self.contigs.get(chrom_id)
+        if chrom is None:
+            raise BcfLayoutError(f"contig number {chrom_id} is not in the header")
+        vid, p = _string(data, p)
+        alleles = []
+        for _ in range(n_allele):
+            allele, p = _string(data, p)
+            alleles.append(allele)
+        filter_ids, p = _typed(data, p)
+        info = [None] * self.n_info
+        for _ in range(n_info):
+            key, p = _typed_int(data, p)
+            value, p = _info_value(data, p)
+            slot = self.info_keys.get(key)
+            if slot is not None:
+                position, is_flag = slot
+                info[position] = is_flag if value is _FLAG else value
+        if p != shared_end:
+            raise BcfLayoutError("the shared part of a record does not add up to its declared length")
+        gt = dp = gq = None
+        if self.n:
+            if n_sample != self.n:
+                raise BcfLayoutError(f"a record with {n_sample} samples, expected {self.n}")
+            gt, dp, gq, p = self._calls(data, p, n_fmt)
+            if p != indiv_end:
+                raise BcfLayoutError("the sample part of a record does not add up to its declared length")
+        if filter_ids is None:
+            filters = "."
+        else:
+            try:
+                filters = ";".join(self.filters[i] for i in filter_ids)
+            except KeyError:
+                raise BcfLayoutError("a FILTER not in the header") from None
+        qual = None if qual_bits == _FLOAT_MISSING else struct.unpack("<f", qual_bits.to_bytes(4, "little"))[0]
+        return Record(chrom, pos0 + 1, None if vid in ("", ".") else vid, alleles[0] if alleles else "",
+                      alleles[1:] or ["."], qual, filters, info, gt, dp, gq)
+
+    def _calls(self, data: bytes, p: int, n_fmt: int):
+        n = self.n
+        gt = dp = gq = None
+        for _ in range(n_fmt):
+            key, p = _typed_int(data, p)
+            descriptor = data[p]
+            p += 1
+            count, code = descriptor >> 4, descriptor & 0x0F
+            if count == 15:
+                count, p = _typed_int(data, p)
+            size = _SIZES.get(code)
+            if size is None:
+                raise BcfLayoutError(f"unknown value type {code}")
+            name = self.formats.get(key)
+            if name is not None and count:
+                if name == "GT":
+                    if code not in (1, 2) or count > 2:  # int32 or polyploid: left to the sequential pass
+                        raise BcfLayoutError(f"GT of type {code} with {count} alleles per sample")
+                    gt = np.frombuffer(data, _NUMPY[code], n * count, p).reshape(n, count)
+                elif code in _NUMPY:
+                    values = np.frombuffer(data, _NUMPY[code], n * count, p)
+                    if name == "DP":
+                        dp = values[::count]
+                    else:
+                        gq = values[::count]
+            p += n * count * size
+        if gt is None:
+            raise BcfLayoutError("a record without integer GT")
+        return gt, dp, gq, p
+
+
+def _typed_int(data: bytes, p: int) -> tuple[int, int]:
+    """A typed integer (a type byte, then the value): the value and the offset after it."""
+    code = data[p] & 0x0F
+    fmt = _INT_FORMATS.get(code)
+    if fmt is None:
+        raise BcfLayoutError(f"expected a typed integer, found type {code}")
+    return struct.unpack_from(fmt, data, p + 1)[0], p + 1 + _SIZES[code]
+
+
+def _count(data: bytes, p: int) -> tuple[int, int, int]:
+    descriptor = data[p]
+    p += 1
+    count, code = descriptor >> 4, descriptor & 0x0F
+    if count == 15:
+        count, p = _typed_int(data, p)
+    return count, code, p
+
+
+def _string(data: bytes, p: int) -> tuple[str, int]:
+    count, code, p = _count(data, p)
+    if count == 0:
+        return "", p
+    if code != _CHAR:
+        raise BcfLayoutError(f"expected a string, found type {code}")
+    try:
+        return data[p:p + count].rstrip(b"\x00").decode(), p + count
+    except UnicodeDecodeError:
+        raise BcfLayoutError("a string that is not UTF-8") from None
+
+
+def _typed(data: bytes, p: int) -> tuple[list[int] | None, int]:
+    """A typed integer vector (FILTER): the values, or None when empty."""
+    count, code, p = _count(data, p)
+    if count == 0:
+        return None, p
+    fmt = _INT_FORMATS.get(code)
+    if fmt is None:
+        raise BcfLayoutError(f"expected integers, found type {code}")
+    return list(struct.unpack_from(f"<{count}{fmt[1]}", data, p)), p + count * _SIZES[code]
+
+
+_FLAG = object()  # an INFO key with no value: a flag (True only if the header declares a Flag)
+
+
+def _info_value(data: bytes, p: int):
+    """A typed INFO value as cyvcf2's INFO.get returns it, and the offset after it."""
+    count, code, p = _count(data, p)
+    size = _SIZES.get(code)
+    if size is None:
+        raise BcfLayoutError(f"unknown value type {code}")
+    end = p + count * size
+    if code == _CHAR:
+        raw = data[p:end]
+        if raw[:1] == b"\x07":
+            return None, end
+        try:
+            return raw.decode(), end
+        except UnicodeDecodeError:
+            raise BcfLayoutError("a string that is not UTF-8") from None
+    if count == 0:
+        return _FLAG, end
+    if code == _FLOAT:
+        bits = struct.unpack_from(f"<{count}I", data, p)
+        floats = struct.unpack_from(f"<{count}f", data, p)
+        if count == 1:
+            return (None if bits[0] == _FLOAT_MISSING else floats[0]), end
+        values = []
+        for b, f in zip(bits, floats):
+            if b == _FLOAT_END:
+                break
+            values.append(None if b == _FLOAT_MISSING else f)
+        return (tuple(values) or None), end
+    fmt = _INT_FORMATS.get(code)
+    if fmt is None:
+        raise BcfLayoutError(f"unexpected INFO value type {code}")
+    ints = struct.unpack_from(f"<{count}{fmt[1]}", data, p)
+    missing = _INT_MIN[code]
+    if count == 1:
+        return (None if ints[0] == missing else ints[0]), end
+    values = []
+    for v in ints:
+        if v == missing + 1:
+            break
+        values.append(None if v == missing else v)
+    return (tuple(values) or None), end

@@ -1,0 +1,130 @@
+"""The parallel ingest's BCF decoder against the sequential pass (cyvcf2) on awkward input.
+
+Every value kind a VCF can hold goes through both readers; the Parquet tables must be identical.
+A mark left by each worker proves the parallel pass did decode the records itself instead of
+falling back to the sequential one.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pysam
+
+from cirn.datasets import vcf as vcf_module
+from cirn.datasets.vcf import convert_vcf
+from cirn.datasets.vcf_records import INT32_MISSING, widen
+from tiny_vcf_text import write_bgzip
+
+HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr1,length=2000000>
+##contig=<ID=chr2,length=1000000>
+##contig=<ID=chrX,length=156040895>
+##FILTER=<ID=q10,Description="Quality below 10">
+##FILTER=<ID=s50,Description="Less than 50% of samples have data">
+##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##INFO=<ID=AC,Number=A,Type=Integer,Description="Allele count">
+##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency">
+##INFO=<ID=RF,Number=R,Type=Float,Description="Per-allele fractions">
+##INFO=<ID=MQ,Number=1,Type=Float,Description="Mapping quality">
+##INFO=<ID=PR,Number=2,Type=Integer,Description="A pair">
+##INFO=<ID=DB,Number=0,Type=Flag,Description="dbSNP">
+##INFO=<ID=GENE,Number=.,Type=String,Description="Genes">
+##INFO=<ID=NOTE,Number=1,Type=String,Description="Free text">
+##INFO=<ID=CH,Number=1,Type=Character,Description="A character">
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Quality">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allele depths">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD
+"""
+
+RECORDS = [
+    # every INFO kind present; a depth above int8 and one above int16
+    "chr1\t100\trs1\tA\tG\t50.5\tPASS\tDP=40;AC=3;AF=0.25;RF=0.75,0.25;MQ=59.9;PR=1,2;DB;GENE=BRCA1,BRCA2;"
+    "NOTE=caf\u00e9 au lait;CH=x\tGT:DP:GQ:AD\t0/0:10:30:10,0\t0/1:300:31:150,150\t1/1:70000:32:0,70000\t0/1:13:33:7,6",
+    # missing QUAL, two filters, missing INFO values inside vectors, flag absent
+    "chr1\t200\t.\tC\tA,T\t.\tq10;s50\tDP=.;AC=.,2;AF=0.1,.;RF=.,0.5,0.5;MQ=.\tGT:DP:GQ\t0/2:.:30\t./.:9:.\t1|2:.:.\t.",
+    # no ALT, no FILTER, no INFO; trailing FORMAT fields left out
+    "chr1\t300\t.\tG\t.\t60\t.\t.\tGT:DP:GQ\t0/0\t0/0:5\t0|0:7:27\t./.:8:28",
+    # FORMAT without DP, GQ in another order; phased and half-missing calls
+    "chr2\t400\trs4;rs44\tT\tG\t70\tPASS\tGENE=X\tGQ:GT\t20:0|1\t21:1|0\t22:.|1\t23:1/.",
+    # haploid calls (chrX in males), one sample missing entirely
+    "chrX\t5000000\t.\tA\tG\t70\tPASS\tDP=30\tGT:DP:GQ\t1:10:30\t0:9:29\t.:.:.\t0/1:8:28",
+    # a mixed-ploidy record: haploid and diploid calls in one line
+    "chrX\t6000000\t.\tC\tT,G\t70\tPASS\tAC=1,1\tGT:DP\t1:4\t2:5\t0/1:6\t1/2:7",
+]
+
+GENOTYPES_SQL = ("SELECT variant_key, pos, sample, gt, dosage, dp, gq FROM read_parquet('{}/{}/*/*.parquet') "
+                 "ORDER BY variant_key, sample")
+
+
+def _both_passes(tmp_path, monkeypatch, records):
+    path = write_bgzip(tmp_path / "awkward.vcf.gz", HEADER + "\n".join(records) + "\n")
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    path = tmp_path / "awkward.vcf.gz"
+    real = vcf_module._records_via_bcf
+
+    def spy(source, contigs, *rest):  # runs in the worker processes: a mark once a contig is decoded
+        yield from real(source, contigs, *rest)
+        (tmp_path / f"decoded-{'-'.join(contigs)}").touch()
+    monkeypatch.setattr(vcf_module, "_records_via_bcf", spy)
+    outs = {}
+    for workers in (2, 1):
+        outs[workers] = tmp_path / f"w{workers}"
+        outs[workers].mkdir()
+        convert_vcf(path, outs[workers], workers=workers)
+    return outs
+
+
+def test_the_decoder_gives_what_cyvcf2_gives(tmp_path, monkeypatch):
+    outs = _both_passes(tmp_path, monkeypatch, RECORDS)
+    assert sorted(p.name for p in tmp_path.glob("decoded-*")) == ["decoded-chr1", "decoded-chr2", "decoded-chrX"]
+    parallel = pq.read_table(outs[2] / "variants.parquet")
+    assert parallel.equals(pq.read_table(outs[1] / "variants.parquet"))
+    for table in ("genotypes", "carriers"):
+        assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
+                == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
+    # The values themselves, not only their agreement.
+    rows = parallel.to_pylist()
+    first = rows[0]
+    assert (first["id"], first["qual"], first["filter"], first["info_db"]) == ("rs1", 50.5, "PASS", True)
+    assert first["info_gene"] == "BRCA1,BRCA2" and first["info_note"] == "caf\u00e9 au lait"
+    assert first["info_rf"] == "0.75,0.25" and first["info_pr"] == "1,2" and first["info_ch"] == "x"
+    second = [r for r in rows if r["pos"] == 200]
+    assert [r["alt"] for r in second] == ["A", "T"]
+    assert [(r["info_ac"], r["info_af"]) for r in second] == [(None, 0.10000000149011612), (2, None)]
+    assert second[0]["qual"] is None and second[0]["filter"] == "q10;s50" and second[0]["info_db"] is False
+    assert second[0]["info_dp"] is None and second[0]["info_rf"] == "None,0.5,0.5"
+    third = [r for r in rows if r["pos"] == 300][0]
+    assert (third["alt"], third["filter"], third["id"]) == (".", ".", None)
+    depths = duckdb.sql(f"SELECT sample, dp, gq, gt FROM read_parquet('{outs[2]}/genotypes/*/*.parquet') "
+                        "WHERE pos = 100 ORDER BY sample").fetchall()
+    assert depths == [("A", 10, 30, "0/0"), ("B", 300, 31, "0/1"), ("C", 70000, 32, "1/1"), ("D", 13, 33, "0/1")]
+    mixed = duckdb.sql(f"SELECT sample, gt, dosage FROM read_parquet('{outs[2]}/genotypes/*/*.parquet') "
+                       "WHERE pos = 6000000 ORDER BY variant_key, sample").fetchall()
+    assert mixed[:4] == [("A", "1", 1), ("B", "2", 0), ("C", "0/1", 1), ("D", "1/2", 1)]
+
+
+def test_calls_the_decoder_does_not_take_fall_back_to_the_sequential_pass(tmp_path, monkeypatch):
+    # A triploid call: the decoder leaves it to cyvcf2, and the output is still the same.
+    records = RECORDS[:1] + ["chr2\t400\t.\tT\tG\t70\tPASS\t.\tGT\t0/1/1\t0/0/0\t1/1/1\t0/0/1"]
+    outs = _both_passes(tmp_path, monkeypatch, records)
+    assert not list(tmp_path.glob("decoded-chr2"))
+    assert not list(outs[2].glob(".scratch-*"))
+    for table in ("genotypes", "carriers"):
+        assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
+                == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
+
+
+def test_widen_maps_every_missing_and_vector_end_to_int32_missing():
+    out = np.empty(4, dtype=np.int32)
+    widen(np.array([-128, -127, -126, 127], dtype=np.int8), out)
+    assert out.tolist() == [INT32_MISSING, INT32_MISSING, -126, 127]
+    widen(np.array([-32768, -32767, 300, 32767], dtype=np.int16), out)
+    assert out.tolist() == [INT32_MISSING, INT32_MISSING, 300, 32767]
+    widen(np.array([INT32_MISSING, INT32_MISSING + 1, 70000, -5], dtype=np.int32), out)
+    assert out.tolist() == [INT32_MISSING, INT32_MISSING, 70000, -5]
+    widen(None, out)
+    assert out.tolist() == [INT32_MISSING] * 4
