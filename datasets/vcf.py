@@ -256,13 +256,13 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
         nonlocal pending
         if not threaded:
             geno.write(current)
-            current.k, current.chrom = 0, None
+            current.reset()
             return current
         if pending is not None:
             spare.append(pending.result())
         pending = pool.submit(lambda c: (geno.write(c), c)[1], current)
         nxt = spare.pop()
-        nxt.k, nxt.chrom = 0, None
+        nxt.reset()
         return nxt
 
     def records_iter():

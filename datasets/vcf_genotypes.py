@@ -68,8 +68,11 @@ class GenotypeChunk:
 
     def __init__(self, n_samples: int, capacity: int):
         self.n, self.capacity = n_samples, capacity
-        # Two alleles per sample in BCF's encoding (see vcf_records): decoded for a whole chunk at once.
-        self.gt = np.empty((capacity, n_samples, 2), dtype=np.int16)
+        # Two alleles per sample in BCF's encoding (see vcf_records), decoded for a whole chunk at
+        # once: one byte each while every allele number is below 63 (a 16-bit pair indexes lookup
+        # tables), else `wide`, an int16 copy made when the first larger allele number arrives.
+        self.gt = np.empty((capacity, n_samples, 2), dtype=np.int8)
+        self.wide: np.ndarray | None = None
         self.dp = np.empty((capacity, n_samples), dtype=np.int32)
         self.gq = np.empty((capacity, n_samples), dtype=np.int32)
         self.keys = np.empty(capacity, dtype=np.int64)
@@ -82,51 +85,88 @@ class GenotypeChunk:
     def full(self) -> bool:
         return self.k >= self.capacity
 
+    def reset(self) -> None:
+        self.k, self.chrom, self.wide = 0, None, None
+
     def add(self, key: int, pos: int, allele: int, gt: np.ndarray, dp: np.ndarray | None,
             gq: np.ndarray | None) -> None:
         i = self.k
+        if gt.dtype != np.int8:
+            gt = np.maximum(gt, ABSENT)  # every negative value (vector end, missing) reads the same
+            if self.wide is None and gt.max(initial=0) > 127:
+                self.wide = self.gt.astype(np.int16)
+        target = self.gt if self.wide is None else self.wide
         if gt.shape[1] == 2:
-            self.gt[i] = gt
+            target[i] = gt
         else:  # haploid
-            self.gt[i, :, 0] = gt[:, 0]
-            self.gt[i, :, 1] = ABSENT
+            target[i, :, 0] = gt[:, 0]
+            target[i, :, 1] = ABSENT
         widen(dp, self.dp[i])
         widen(gq, self.gq[i])
         self.keys[i], self.pos[i], self.allele[i] = key, pos, allele
         self.k = i + 1
 
 
+def _alleles(v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Allele numbers from BCF's (allele + 1) << 1 | phased: -1 for "." (0), and for a negative value
+    (no allele at all, the second of a haploid call) -1 as the first allele and -2 as the second,
+    which the GT text leaves out."""
+    a1 = (v1 >> 1) - 1
+    a1[v1 < 0] = -1
+    a2 = (v2 >> 1) - 1
+    a2[v2 < 0] = -2
+    return a1, a2
+
+
+# Every pair of one-byte BCF alleles, indexed by the pair read as a little-endian uint16.
+_PAIRS = np.arange(1 << 16, dtype=np.uint16).view(np.int8).reshape(-1, 2).astype(np.int16)
+_A1, _A2 = _alleles(_PAIRS[:, 0], _PAIRS[:, 1])
+_PHASED = np.where(_PAIRS[:, 1] >= 0, _PAIRS[:, 1] & 1, 0)
+_MISSING = (_A1 == -1) | (_A2 == -1)
+_DOSAGE1 = np.where(_MISSING, -1, (_A1 == 1).astype(np.int8) + (_A2 == 1)).astype(np.int8)
+
+
 class GtCodes:
     """Dictionary codes of GT text, stable for the whole conversion (the dictionary only grows)."""
 
     def __init__(self):
-        self._lut = np.full(8192, -1, dtype=np.int32)
+        self._code16 = np.full(1 << 16, -1, dtype=np.int32)  # by byte pair; -1 until first seen
         self._texts: list[str] = []
         self._by_text: dict[str, int] = {}
         self._dictionary: pa.Array | None = None
 
-    def encode(self, a1: np.ndarray, a2: np.ndarray, phased: np.ndarray) -> np.ndarray:
-        """Alleles are -1 missing, -2 absent (haploid)."""
-        if max(int(a1.max(initial=0)), int(a2.max(initial=0))) < 62:
-            # Small allele numbers: a key below 8192 and a lookup table; only genotypes not seen
-            # before in this conversion (rare after the first chunk) go through Python.
-            key = a1 + np.int16(2)  # int16 throughout: the key stays below 8192
-            key <<= 6
-            key += a2
-            key += np.int16(2)
-            key <<= 1
-            key |= phased != 0
-            codes = self._lut[key]
-            if (codes < 0).any():
-                for k in np.unique(key[codes < 0]).tolist():
-                    self._lut[k] = self._code((k >> 7) - 2, ((k >> 1) & 0x3F) - 2, k & 1)
-                codes = self._lut[key]
-            return codes
-        key = ((a1.astype(np.int64) + 2) << 20) | ((a2.astype(np.int64) + 2) << 1) | (phased != 0)
+    def lookup(self, pairs: np.ndarray, allele: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """GT codes and dosages of (rows, samples) byte pairs as uint16 (first allele in the low byte).
+
+        `allele`: per row, which ALT its dosage counts (1-based). Two table look-ups for the common
+        rows (allele 1); only rows of a second or later ALT are decoded again.
+        """
+        codes = np.take(self._code16, pairs)
+        if codes.min(initial=0) < 0:
+            for key in np.unique(pairs[codes < 0]).tolist():
+                self._code16[key] = self._code(int(_A1[key]), int(_A2[key]), int(_PHASED[key]))
+            codes = np.take(self._code16, pairs)
+        dosage = np.take(_DOSAGE1, pairs)
+        later = np.flatnonzero(allele != 1)
+        if len(later):
+            rows, which = pairs[later], allele[later, None]
+            d = (_A1[rows] == which).view(np.int8) + (_A2[rows] == which).view(np.int8)
+            d[_MISSING[rows]] = -1
+            dosage[later] = d
+        return codes, dosage
+
+    def decode(self, gt: np.ndarray, allele: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same as `lookup`, for (rows, samples, 2) int16 BCF pairs with any allele number."""
+        v1, v2 = gt[:, :, 0], gt[:, :, 1]
+        a1, a2 = _alleles(v1, v2)
+        which = allele[:, None]
+        dosage = (a1 == which).view(np.int8) + (a2 == which).view(np.int8)
+        dosage[(a1 == -1) | (a2 == -1)] = -1
+        key = ((a1.astype(np.int64) + 2) << 20) | ((a2.astype(np.int64) + 2) << 1) | (v2 & 1)
         uniq, inverse = np.unique(key, return_inverse=True)
         local = np.array([self._code((k >> 20) - 2, ((k >> 1) & 0x7FFFF) - 2, k & 1) for k in uniq.tolist()],
                          dtype=np.int32)
-        return local[inverse.reshape(key.shape)]
+        return local[inverse.reshape(key.shape)], dosage
 
     def _code(self, x1: int, x2: int, ph: int) -> int:
         t1 = "." if x1 < 0 else str(x1)
@@ -198,30 +238,22 @@ class GenotypeWriter:
             return
         if chunk.chrom != self._chrom:
             self._open(chunk.chrom)
-        gt = chunk.gt[:k]
-        v1, v2 = gt[:, :, 0], gt[:, :, 1]
-        # BCF's (allele + 1) << 1 | phased: 0 is "."; a negative value is no allele at all (the
-        # second of a haploid call), which the GT text leaves out.
-        a1 = (v1 >> 1) - 1
-        a1[v1 < 0] = -1
-        a2 = (v2 >> 1) - 1
-        a2[v2 < 0] = -2
-        allele = chunk.allele[:k, None]
-        dosage = (a1 == allele).view(np.int8) + (a2 == allele).view(np.int8)
-        missing = ((a1 == -1) | (a2 == -1)).ravel()
-        dosage = dosage.ravel()
-        dosage[missing] = -1
-        codes = self.gt_codes.encode(a1, a2, v2 & 1).ravel()
+        if chunk.wide is None:
+            codes, dosage = self.gt_codes.lookup(chunk.gt[:k].view(np.uint16).reshape(k, n), chunk.allele[:k])
+        else:
+            codes, dosage = self.gt_codes.decode(chunk.wide[:k], chunk.allele[:k])
+        codes, dosage = codes.ravel(), dosage.ravel()
+        missing = dosage < 0
         dp, gq = chunk.dp[:k].ravel(), chunk.gq[:k].ravel()
         columns = [np.repeat(chunk.keys[:k], n), np.repeat(chunk.pos[:k], n), self._samples(k * n),
                    codes, dosage, dp, gq]
         self._writers["genotypes"].write_table(self._table(columns, missing), row_group_size=k * n)
         self.rows += k * n
         # The sparse copy: every genotype that is not homozygous reference for this row's allele.
-        carrying = np.flatnonzero(dosage != 0)
+        carrying = np.flatnonzero(dosage)
         buf = self._carriers
         for store, values in zip(buf.columns, columns):
-            store.append(values[carrying])
+            store.append(np.take(values, carrying))
         buf.rows += len(carrying)
         if buf.rows >= CARRIER_ROWS_PER_GROUP:
             self._flush_carriers()
@@ -230,11 +262,12 @@ class GenotypeWriter:
         key, pos, sample, codes, dosage, dp, gq = columns
         if dosage_missing is None:
             dosage_missing = dosage < 0
+        # safe=False: the indices are built here, always inside their dictionaries (no check per row).
         return pa.Table.from_arrays([
             pa.array(key, pa.int64()),
             pa.array(pos, pa.int32()),
-            pa.DictionaryArray.from_arrays(pa.array(sample, pa.int32()), self.sample_dict),
-            pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), self.gt_codes.dictionary),
+            pa.DictionaryArray.from_arrays(pa.array(sample, pa.int32()), self.sample_dict, safe=False),
+            pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), self.gt_codes.dictionary, safe=False),
             _nullable(dosage, dosage_missing, pa.int8()),
             _nullable(dp, dp == INT_MISSING, pa.int32()),
             _nullable(gq, gq == INT_MISSING, pa.int32()),
