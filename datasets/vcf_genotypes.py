@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .vcf_records import ABSENT, widen
+from .vcf_records import ABSENT, MISSING_FROM
 from .vcf_records import INT32_MISSING as INT_MISSING
 
 CARRIERS = "carriers"
@@ -73,8 +73,12 @@ class GenotypeChunk:
         # tables), else `wide`, an int16 copy made when the first larger allele number arrives.
         self.gt = np.empty((capacity, n_samples, 2), dtype=np.int8)
         self.wide: np.ndarray | None = None
+        # DP and GQ as the record had them, widened to int32; a row's floor is where its width's
+        # "missing" and "vector end" values start (int8: -127), so the writer maps them once per chunk.
         self.dp = np.empty((capacity, n_samples), dtype=np.int32)
         self.gq = np.empty((capacity, n_samples), dtype=np.int32)
+        self.dp_floor = np.empty((capacity, 1), dtype=np.int32)
+        self.gq_floor = np.empty((capacity, 1), dtype=np.int32)
         self.keys = np.empty(capacity, dtype=np.int64)
         self.pos = np.empty(capacity, dtype=np.int32)
         self.allele = np.empty(capacity, dtype=np.int16)  # which ALT this row counts (1-based)
@@ -101,10 +105,19 @@ class GenotypeChunk:
         else:  # haploid
             target[i, :, 0] = gt[:, 0]
             target[i, :, 1] = ABSENT
-        widen(dp, self.dp[i])
-        widen(gq, self.gq[i])
+        _put(self.dp, self.dp_floor, i, dp)
+        _put(self.gq, self.gq_floor, i, gq)
         self.keys[i], self.pos[i], self.allele[i] = key, pos, allele
         self.k = i + 1
+
+
+def _put(dest: np.ndarray, floors: np.ndarray, i: int, values: np.ndarray | None) -> None:
+    if values is None:
+        dest[i] = INT_MISSING
+        floors[i] = INT_MISSING
+    else:
+        dest[i] = values
+        floors[i] = MISSING_FROM[values.dtype.itemsize]
 
 
 def _alleles(v1: np.ndarray, v2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +257,10 @@ class GenotypeWriter:
             codes, dosage = self.gt_codes.decode(chunk.wide[:k], chunk.allele[:k])
         codes, dosage = codes.ravel(), dosage.ravel()
         missing = dosage < 0
-        dp, gq = chunk.dp[:k].ravel(), chunk.gq[:k].ravel()
+        dp, gq = chunk.dp[:k], chunk.gq[:k]
+        dp[dp <= chunk.dp_floor[:k]] = INT_MISSING
+        gq[gq <= chunk.gq_floor[:k]] = INT_MISSING
+        dp, gq = dp.ravel(), gq.ravel()
         columns = [np.repeat(chunk.keys[:k], n), np.repeat(chunk.pos[:k], n), self._samples(k * n),
                    codes, dosage, dp, gq]
         self._writers["genotypes"].write_table(self._table(columns, missing), row_group_size=k * n)

@@ -43,7 +43,7 @@ class Record:
     qual: float | None
     filters: str  # ";"-joined, "." when none
     info: list  # one value per header INFO field, in header order, as cyvcf2's INFO.get gives it
-    # Per sample, in BCF's encoding and integer width (int8, int16 or int32: see `widen`); None
+    # Per sample, in BCF's encoding and integer width (int8, int16 or int32: see MISSING_FROM); None
     # without samples. GT: (n, 1) haploid or (n, 2) alleles (see the module docstring).
     gt: np.ndarray | None
     dp: np.ndarray | None  # (n,); None when the record has none or it is not an integer
@@ -103,25 +103,10 @@ _INT_MIN = {1: -(2**7), 2: -(2**15), 3: -(2**31)}  # "missing"; one above it is 
 _FLOAT_MISSING, _FLOAT_END = 0x7F800001, 0x7F800002
 _CHAR, _FLOAT = 7, 5
 # A per-sample integer (int8, int16) as int32 with htslib's missing and vector end made INT32_MISSING.
-_WIDEN = {}
-for _code, _bits in ((1, 8), (2, 16)):
-    # Indexed by the value's unsigned view: entry u is the signed value u stands for.
-    _values = np.arange(2**_bits).astype(f"uint{_bits}").view(f"int{_bits}").astype(np.int32)
-    _WIDEN[_code] = np.where(_values <= _INT_MIN[_code] + 1, np.int32(INT32_MISSING), _values)
 _NUMPY = {1: np.dtype("<i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4")}
-
-
-def widen(values: np.ndarray | None, out: np.ndarray) -> None:
-    """Per-sample integers of any BCF width into `out` (int32), missing and vector end as INT32_MISSING."""
-    if values is None:
-        out.fill(INT32_MISSING)
-    elif values.dtype.itemsize == 4:
-        np.copyto(out, values)
-        out[out <= INT32_MISSING + 1] = INT32_MISSING
-    elif values.dtype.itemsize == 1:
-        np.take(_WIDEN[1], values.view(np.uint8), out=out)
-    else:
-        np.take(_WIDEN[2], values.view(np.uint16), out=out)
+# By integer width in bytes: values at or below this are htslib's "missing" or "vector end"
+# (int8 reserves -128 to -121, of which -128 and -127 are in use).
+MISSING_FROM = {1: -127, 2: -32767, 4: INT32_MISSING + 1}
 
 
 class BcfDecoder:

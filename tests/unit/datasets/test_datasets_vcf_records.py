@@ -14,7 +14,8 @@ import pysam
 
 from cirn.datasets import vcf as vcf_module
 from cirn.datasets.vcf import convert_vcf
-from cirn.datasets.vcf_records import INT32_MISSING, widen
+from cirn.datasets.vcf_genotypes import GenotypeChunk, GenotypeWriter
+from cirn.datasets.vcf_records import INT32_MISSING
 from tiny_vcf_text import write_bgzip
 
 HEADER = """##fileformat=VCFv4.2
@@ -118,13 +119,22 @@ def test_calls_the_decoder_does_not_take_fall_back_to_the_sequential_pass(tmp_pa
                 == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
 
 
-def test_widen_maps_every_missing_and_vector_end_to_int32_missing():
-    out = np.empty(4, dtype=np.int32)
-    widen(np.array([-128, -127, -126, 127], dtype=np.int8), out)
-    assert out.tolist() == [INT32_MISSING, INT32_MISSING, -126, 127]
-    widen(np.array([-32768, -32767, 300, 32767], dtype=np.int16), out)
-    assert out.tolist() == [INT32_MISSING, INT32_MISSING, 300, 32767]
-    widen(np.array([INT32_MISSING, INT32_MISSING + 1, 70000, -5], dtype=np.int32), out)
-    assert out.tolist() == [INT32_MISSING, INT32_MISSING, 70000, -5]
-    widen(None, out)
-    assert out.tolist() == [INT32_MISSING] * 4
+def test_missing_depths_of_every_integer_width_are_null_and_other_values_kept(tmp_path):
+    # BCF stores each record's DP in the narrowest integer that holds it; its "missing" and "vector
+    # end" values differ by width. Values just above them are real and must survive.
+    chunk = GenotypeChunk(4, 4)
+    gt = np.zeros((4, 2), dtype=np.int8)
+    depths = [np.array([-128, -127, -120, 127], dtype=np.int8),
+              np.array([-32768, -32767, -200, 32767], dtype=np.int16),
+              np.array([INT32_MISSING, INT32_MISSING + 1, 70000, -5], dtype=np.int32),
+              None]
+    for i, dp in enumerate(depths):
+        chunk.chrom = "chr1"
+        chunk.add(i, 100 + i, 1, gt, dp, dp)
+    writer = GenotypeWriter(tmp_path / "genotypes", ["A", "B", "C", "D"])
+    writer.write(chunk)
+    writer.close()
+    rows = pq.read_table(tmp_path / "genotypes" / "chrom=chr1" / "part-0.parquet").to_pylist()
+    assert [r["dp"] for r in rows] == [None, None, -120, 127, None, None, -200, 32767,
+                                       None, None, 70000, -5, None, None, None, None]
+    assert [r["gq"] for r in rows] == [r["dp"] for r in rows]
