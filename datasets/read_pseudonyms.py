@@ -6,8 +6,9 @@ command lines (`@PG CL`) and comments (`@CO`) with source paths and names. The e
 a header built from an allow-list of fields, with every source identifier (sample, participant,
 file name, the header's own SM values) replaced by the sample's pseudonym. When only the header
 changes, `samtools reheader` writes it and copies the compressed blocks unchanged (cheap); when
-read-group IDs or read names embed an identifier, the per-read `RG:Z:` tags and names carry it
-too, so every record is rewritten (slow, and said so in dataset.json). Either way the BAM is
+read-group IDs, read names or a read's other text tags (`CO:Z:` comments, ...) embed an
+identifier, the per-read `RG:Z:` tags, names and text tags carry it too, so every record is
+rewritten (slow, and said so in dataset.json). Either way the BAM is
 re-indexed, since the new header moves every block offset the .bai points to. FASTQ read names
 that embed an identifier are rewritten the same way; other FASTQ files are linked.
 
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from cirn.errors import Conflict
 
-RECIPE = 1  # bump when the rewrite changes, so reprovisioning does not reuse an older output
+RECIPE = 2  # bump when the rewrite changes, so reprovisioning does not reuse an older output (2: text tags)
 HD_FIELDS = ("VN", "SO", "GO", "SS")
 SQ_FIELDS = ("SN", "LN", "M5", "AS", "SP", "TP", "AH", "AN")          # not UR: a path or URL
 RG_FIELDS = ("ID", "SM", "LB", "PL", "PM", "PU", "PI", "FO", "KS")    # not CN, DT, DS, BC: centre, date, free text
@@ -73,7 +74,8 @@ class ReadFile:
     path: Path
     kind: str
     names: frozenset[str]
-    names_in_reads: bool       # unknown (registered before this was checked) counts as True
+    names_in_reads: bool       # read names or text tags name the source; unknown (registered before
+                               # this was checked) counts as True
     indexed: bool              # registration found or built a .bai, so the extract's copy gets one too
     sha256: str
 
@@ -83,6 +85,15 @@ class ReadFile:
         return cls(dv.path / entry["path"], entry.get("kind", dv.kind), frozenset(n for n in names if n),
                    entry.get("names_in_reads", True), bool(entry.get("indexes")),
                    dv.manifest["files"].get(entry["path"], {}).get("sha256", ""))
+
+
+def identifier_in_read(read, search: re.Pattern) -> bool:
+    """Whether a BAM read's name or one of its text tags (other than RG, which follows the header's
+    read-group IDs) holds a source identifier."""
+    if read.query_name and search.search(read.query_name):
+        return True
+    return any(kind == "Z" and tag != "RG" and search.search(value)
+               for tag, value, kind in read.get_tags(with_value_type=True))
 
 
 def clean_header(header: dict, scrub: Scrubber, pseudonym: str) -> tuple[dict, dict[str, str]]:
@@ -180,8 +191,14 @@ def _rewrite_records(source: Path, dest: Path, header: dict, rg_map: dict[str, s
                 rg = read.get_tag("RG")
                 if rg in rg_map:
                     read.set_tag("RG", rg_map[rg], value_type="Z")
-            if scrub is not None and read.query_name:
-                read.query_name = scrub(read.query_name)
+            if scrub is not None:
+                if read.query_name:
+                    read.query_name = scrub(read.query_name)
+                for tag, value, kind in read.get_tags(with_value_type=True):
+                    if kind == "Z" and tag != "RG":
+                        clean = scrub(value)
+                        if clean != value:
+                            read.set_tag(tag, clean, value_type="Z")
             out.write(read)
 
 

@@ -3,8 +3,9 @@
 Files enter the version folder as hard links (same filesystem: no copy of hundreds of gigabytes)
 or, across filesystems, as copies. The manifest lists each file's sample (BAM read-group SM, or a
 mapping file, or the file name), read count, size and sha256; a BAM gets a .bai index if it has none.
-While counting, registration notes whether read names embed a source identifier (the sample,
-participant or file name): provisioning must then rewrite the reads, not only the BAM header.
+While counting, registration notes whether read names, or a BAM read's text tags (`CO:Z:`,
+`BC:Z:`, ...), embed a source identifier (the sample, participant or file name): provisioning must
+then rewrite the reads, not only the BAM header.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cirn.state import StateFolder
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version, file_entry
-from .read_pseudonyms import Scrubber, file_stems
+from .read_pseudonyms import Scrubber, file_stems, identifier_in_read
 
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 KINDS = ("fastq", "bam")
@@ -65,7 +66,7 @@ def bam_facts(path: Path, names: set[str] = frozenset()) -> dict:
         try:
             for read in bam.fetch(until_eof=True):
                 reads += 1
-                if search is not None and not named and read.query_name and search.search(read.query_name):
+                if search is not None and not named and identifier_in_read(read, search):
                     named = True
         except (OSError, ValueError) as exc:
             raise MalformedInput(path, None, f"the BAM is truncated or corrupt ({exc})") from None

@@ -349,6 +349,9 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
         iterator.close()
     if progress:
         progress(records % 1000)
+    elif _PROGRESS is not None:
+        with _PROGRESS.get_lock():
+            _PROGRESS.value += records % 1000
     schema = pa.schema([("variant_key", pa.int64()), ("chrom", pa.string()), ("pos", pa.int32()),
                         ("id", pa.string()), ("ref", pa.string()), ("alt", pa.string()),
                         ("qual", pa.float64()), ("filter", pa.string())]
@@ -359,34 +362,48 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
 SCRATCH_PREFIX = ".scratch-"
 
 
+# Records per scratch BCF file in the parallel pass: a batch of about 32 MB at 2,000 samples with
+# GT, DP and GQ, so a worker's memory and scratch space do not grow with the contig.
+SCRATCH_BYTES = 32 << 20
+
+
 def _records_via_bcf(path: Path, contigs: list[str], scratch: Path, infos: list[InfoField], n_samples: int):
     """The records of these contigs, parsed by pysam's htslib and decoded from binary VCF.
 
     Measured on 2,000 samples: pysam's htslib parses VCF text in about half the time cyvcf2's
     bundled htslib takes, and decoding the uncompressed BCF it writes (`BcfDecoder`) costs a
     fraction of either; the round trip is lossless (BCF is htslib's own in-memory form of a
-    record). One contig at a time goes through a scratch file, removed as soon as it is read. Tags
-    the header does not declare cannot be written to BCF: htslib raises, and the caller falls back
-    to the sequential pass, which reads such files directly; so does anything the decoder does not
-    expect (`BcfLayoutError`).
+    record). Records go through a scratch file in batches, each removed as soon as it is read.
+    Tags the header does not declare cannot be written to BCF: htslib raises, and the caller falls
+    back to the sequential pass, which reads such files directly; so does anything the decoder does
+    not expect (`BcfLayoutError`).
     """
     import pysam
+    batch = max(64, SCRATCH_BYTES // max(16 * n_samples, 1))
     scratch.mkdir(parents=True, exist_ok=True)
     pysam.set_verbosity(0)  # a worker process: a failure here is handled by the fallback, not shown
+    bcf = scratch / "batch.bcf"
     try:
         with pysam.VariantFile(str(path)) as source:
             decoder = BcfDecoder(source.header, infos, n_samples)
-            for i, contig in enumerate(contigs):
-                bcf = scratch / f"{i}.bcf"
-                # "wb0": BCF in BGZF blocks stored without compression (pysam has no bare BCF mode)
-                with pysam.VariantFile(str(bcf), "wb0", header=source.header) as sink:
-                    for record in source.fetch(contig):
-                        sink.write(record)
-                with pysam.BGZFile(str(bcf), "rb") as fh:
-                    data = fh.read()
-                bcf.unlink()
-                yield from decoder.records(data)
-                del data
+            for contig in contigs:
+                records = source.fetch(contig)
+                while True:
+                    # "wb0": BCF in BGZF blocks stored without compression (pysam has no bare BCF mode)
+                    written = 0
+                    with pysam.VariantFile(str(bcf), "wb0", header=source.header) as sink:
+                        for record in records:
+                            sink.write(record)
+                            written += 1
+                            if written == batch:
+                                break
+                    if not written:
+                        break
+                    with pysam.BGZFile(str(bcf), "rb") as fh:
+                        data = fh.read()
+                    bcf.unlink()
+                    yield from decoder.records(data)
+                    del data
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -411,6 +428,10 @@ def _convert_parallel(path: Path, out: Path, header: VcfHeader, workers: int,
         seen = 0
         while not all(f.done() for f in futures):
             time.sleep(0.2)
+            failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+            if failed is not None:  # the sequential pass redoes the file: stop the other contigs now
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise failed.exception()
             if progress and counter.value > seen:
                 progress(counter.value - seen)
                 seen = counter.value
@@ -435,7 +456,10 @@ def convert_vcf(path: Path, out: Path, progress: Callable[[int], None] | None = 
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     result = None
     indexed = _index_contigs(path)
-    if workers > 1 and indexed and len(indexed) > 1:
+    # htslib drops an INFO/END that only restates POS + len(REF) - 1 when it writes BCF, so a file
+    # that declares END keeps it only through the sequential pass.
+    declares_end = any(f.name == "END" for f in header.infos)
+    if workers > 1 and indexed and len(indexed) > 1 and not declares_end:
         for c in indexed:  # every contig with records is in the index, even if the header lacks it
             header.contigs.setdefault(c, 0)
         try:

@@ -70,7 +70,7 @@ class GenotypeChunk:
         self.n, self.capacity = n_samples, capacity
         # Two alleles per sample in BCF's encoding (see vcf_records), decoded for a whole chunk at
         # once: one byte each while every allele number is below 63 (a 16-bit pair indexes lookup
-        # tables), else `wide`, an int16 copy made when the first larger allele number arrives.
+        # tables), else `wide`, an int32 copy made when the first larger allele number arrives.
         self.gt = np.empty((capacity, n_samples, 2), dtype=np.int8)
         self.wide: np.ndarray | None = None
         # DP and GQ as the record had them, widened to int32; a row's floor is where its width's
@@ -98,7 +98,7 @@ class GenotypeChunk:
         if gt.dtype != np.int8:
             gt = np.maximum(gt, ABSENT)  # every negative value (vector end, missing) reads the same
             if self.wide is None and gt.max(initial=0) > 127:
-                self.wide = self.gt.astype(np.int16)
+                self.wide = self.gt.astype(np.int32)
         target = self.gt if self.wide is None else self.wide
         if gt.shape[1] == 2:
             target[i] = gt
@@ -169,7 +169,7 @@ class GtCodes:
         return codes, dosage
 
     def decode(self, gt: np.ndarray, allele: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The same as `lookup`, for (rows, samples, 2) int16 BCF pairs with any allele number."""
+        """The same as `lookup`, for (rows, samples, 2) int32 BCF pairs with any allele number."""
         v1, v2 = gt[:, :, 0], gt[:, :, 1]
         a1, a2 = _alleles(v1, v2)
         which = allele[:, None]

@@ -78,12 +78,12 @@ def _cyvcf2_ints(v, key: str) -> np.ndarray | None:
 
 
 def bcf_gt_from_cyvcf2(array: np.ndarray) -> np.ndarray:
-    """cyvcf2's `genotype.array()` rows (alleles..., phased; -1 missing, -2 absent) as BCF-encoded pairs.
+    """cyvcf2's `genotype.array()` rows (alleles..., phased; -1 missing, -2 absent) as BCF-encoded pairs (int32).
 
     A polyploid call keeps its first two alleles (the genotypes table holds diploid text).
     """
     a1, phased = array[:, 0], array[:, -1]
-    out = np.empty((len(array), 2), dtype=np.int16)
+    out = np.empty((len(array), 2), dtype=np.int32)  # int16 would wrap above allele 16,382
     out[:, 0] = (np.maximum(a1, -1) + 1) << 1
     if array.shape[1] <= 2:  # haploid: allele, phased
         out[:, 1] = ABSENT

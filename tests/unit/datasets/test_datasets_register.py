@@ -11,6 +11,7 @@ import pysam
 import pytest
 
 from cirn import projects
+from cirn.datasets.catalog import Catalog
 from cirn.datasets.errors import MalformedInput
 from cirn.datasets.extracts import provision_project
 from cirn.datasets.pseudonyms import project_key, pseudonym
@@ -20,7 +21,7 @@ from cirn.datasets.withdrawals import withdraw
 ADMIN = "admin:test"
 
 
-def make_bam(path, sample, n_reads=5, rg_id=None, read_prefix="r", provenance=True):
+def make_bam(path, sample, n_reads=5, rg_id=None, read_prefix="r", provenance=True, tags=()):
     """A real coordinate-sorted BAM whose header names its sample the way pipelines do."""
     rg_id = rg_id or f"{sample}.L1"
     header = {"HD": {"VN": "1.6", "SO": "coordinate"},
@@ -40,6 +41,8 @@ def make_bam(path, sample, n_reads=5, rg_id=None, read_prefix="r", provenance=Tr
             a.cigar = [(0, 40)]
             a.query_qualities = pysam.qualitystring_to_array("I" * 40)
             a.set_tag("RG", rg_id)
+            for tag, value in tags:
+                a.set_tag(tag, value, value_type="Z")
             out.write(a)
     return path
 
@@ -171,6 +174,23 @@ def test_read_names_with_the_sample_are_rewritten_and_clean_files_stay_linked(en
     text = (data / "fq/files" / f"{p6}_R1.fastq").read_text()
     assert "SMP000006" not in text and text.startswith(f"@{p6}.0 1:N:0\nACGTACGT\n+\n")
     assert os.stat(data / "fq/files" / f"{pc}_R2.fastq").st_ino == os.stat(fq_clean).st_ino  # linked
+
+
+def test_text_tags_of_reads_that_name_the_sample_are_rewritten(enclave, tmp_path):
+    # Clean read names and read-group IDs; only a per-read comment and barcode name the sample.
+    tagged = make_bam(tmp_path / "SMP000008.bam", "SMP000008", rg_id="L1", provenance=False,
+                      tags=[("CO", "from smp000008 run 4"), ("BC", "SMP000008-ACGT"), ("XS", "plain")])
+    extract = _provision_reads(enclave, [tagged], "bam")
+    dv = Catalog(enclave.state).resolve("reads", "1")
+    assert dv.manifest["reads"][0]["names_in_reads"] is True
+    p8 = pseudonym(project_key(enclave.state, "proj-a"), "sample", "SMP000008")
+    with pysam.AlignmentFile(str(extract / "files" / f"{p8}.bam"), "rb") as bam:
+        reads = list(bam.fetch(until_eof=True))
+    assert len(reads) == 5
+    assert {(r.get_tag("CO"), r.get_tag("BC"), r.get_tag("XS"), r.get_tag("RG")) for r in reads} == \
+        {(f"from {p8} run 4", f"{p8}-ACGT", "plain", "L1")}
+    assert json.loads((extract / "dataset.json").read_text())["files_rewritten"][f"{p8}.bam"]["how"] == \
+        "records rewritten"
 
 
 def test_bam_without_identifiers_is_linked(enclave, tmp_path):

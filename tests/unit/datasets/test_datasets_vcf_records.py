@@ -41,6 +41,9 @@ HEADER = """##fileformat=VCFv4.2
 #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD
 """
 
+ALLELES70 = [a + b for a in "ACGT" for b in "ACGT" for _ in [0]][:16] + \
+    [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT"][:54]
+
 RECORDS = [
     # every INFO kind present; a depth above int8 and one above int16
     "chr1\t100\trs1\tA\tG\t50.5\tPASS\tDP=40;AC=3;AF=0.25;RF=0.75,0.25;MQ=59.9;PR=1,2;DB;GENE=BRCA1,BRCA2;"
@@ -55,33 +58,48 @@ RECORDS = [
     "chrX\t5000000\t.\tA\tG\t70\tPASS\tDP=30\tGT:DP:GQ\t1:10:30\t0:9:29\t.:.:.\t0/1:8:28",
     # a mixed-ploidy record: haploid and diploid calls in one line
     "chrX\t6000000\t.\tC\tT,G\t70\tPASS\tAC=1,1\tGT:DP\t1:4\t2:5\t0/1:6\t1/2:7",
+    # every call haploid; one sample has no GT at all (its field list stops before GT)
+    "chrX\t6000100\t.\tG\tA\t70\tPASS\t.\tDP:GT\t3:1\t4:0\t5\t6:1",
+    # 70 ALT alleles: allele numbers past 62 need two bytes per allele in BCF and in the chunk
+    "chrX\t6000200\t.\tA\t" + ",".join(ALLELES70) + "\t70\tPASS\t.\tGT\t65/70\t0/65\t./.\t70|70",
 ]
 
 GENOTYPES_SQL = ("SELECT variant_key, pos, sample, gt, dosage, dp, gq FROM read_parquet('{}/{}/*/*.parquet') "
                  "ORDER BY variant_key, sample")
 
 
-def _both_passes(tmp_path, monkeypatch, records):
-    path = write_bgzip(tmp_path / "awkward.vcf.gz", HEADER + "\n".join(records) + "\n")
+def _both_passes(tmp_path, monkeypatch, records, header=HEADER):
+    path = write_bgzip(tmp_path / "awkward.vcf.gz", header + "\n".join(records) + "\n")
     pysam.tabix_index(str(path), preset="vcf", force=True)
     path = tmp_path / "awkward.vcf.gz"
-    real = vcf_module._records_via_bcf
+    real_bcf, real_cyvcf2 = vcf_module._records_via_bcf, vcf_module.cyvcf2_records
+    run = {}
 
-    def spy(source, contigs, *rest):  # runs in the worker processes: a mark once a contig is decoded
-        yield from real(source, contigs, *rest)
+    def decoded(source, contigs, *rest):  # runs in the worker processes: a mark once a contig is decoded
+        yield from real_bcf(source, contigs, *rest)
         (tmp_path / f"decoded-{'-'.join(contigs)}").touch()
-    monkeypatch.setattr(vcf_module, "_records_via_bcf", spy)
+
+    def sequential(*args):  # only the sequential pass reads with cyvcf2
+        (tmp_path / f"sequential-{run['workers']}").touch()
+        yield from real_cyvcf2(*args)
+    monkeypatch.setattr(vcf_module, "_records_via_bcf", decoded)
+    monkeypatch.setattr(vcf_module, "cyvcf2_records", sequential)
+    # Two variants per chunk: chunks are written and reused many times over, in both passes.
+    monkeypatch.setattr(vcf_module, "GENOTYPE_ROWS_PER_GROUP", 8)
     outs = {}
     for workers in (2, 1):
+        run["workers"] = workers
         outs[workers] = tmp_path / f"w{workers}"
         outs[workers].mkdir()
         convert_vcf(path, outs[workers], workers=workers)
+    assert (tmp_path / "sequential-1").exists()
     return outs
 
 
 def test_the_decoder_gives_what_cyvcf2_gives(tmp_path, monkeypatch):
     outs = _both_passes(tmp_path, monkeypatch, RECORDS)
     assert sorted(p.name for p in tmp_path.glob("decoded-*")) == ["decoded-chr1", "decoded-chr2", "decoded-chrX"]
+    assert not (tmp_path / "sequential-2").exists()  # the parallel output is the decoder's own
     parallel = pq.read_table(outs[2] / "variants.parquet")
     assert parallel.equals(pq.read_table(outs[1] / "variants.parquet"))
     for table in ("genotypes", "carriers"):
@@ -106,17 +124,41 @@ def test_the_decoder_gives_what_cyvcf2_gives(tmp_path, monkeypatch):
     mixed = duckdb.sql(f"SELECT sample, gt, dosage FROM read_parquet('{outs[2]}/genotypes/*/*.parquet') "
                        "WHERE pos = 6000000 ORDER BY variant_key, sample").fetchall()
     assert mixed[:4] == [("A", "1", 1), ("B", "2", 0), ("C", "0/1", 1), ("D", "1/2", 1)]
+    haploid = duckdb.sql(f"SELECT sample, gt, dosage, dp FROM read_parquet('{outs[2]}/genotypes/*/*.parquet') "
+                         "WHERE pos = 6000100 ORDER BY sample").fetchall()
+    assert haploid == [("A", "1", 1, 3), ("B", "0", 0, 4), ("C", ".", None, 5), ("D", "1", 1, 6)]
+    many = duckdb.sql(f"SELECT v.alt, g.sample, g.gt, g.dosage FROM read_parquet('{outs[2]}/genotypes/*/*.parquet') g "
+                      f"JOIN read_parquet('{outs[2]}/variants.parquet') v USING (variant_key) "
+                      "WHERE g.pos = 6000200 AND v.alt IN (?, ?) ORDER BY g.variant_key, g.sample",
+                      params=[ALLELES70[64], ALLELES70[69]]).fetchall()
+    assert many == [(ALLELES70[64], "A", "65/70", 1), (ALLELES70[64], "B", "0/65", 1),
+                    (ALLELES70[64], "C", "./.", None), (ALLELES70[64], "D", "70|70", 0),
+                    (ALLELES70[69], "A", "65/70", 1), (ALLELES70[69], "B", "0/65", 0),
+                    (ALLELES70[69], "C", "./.", None), (ALLELES70[69], "D", "70|70", 2)]
 
 
 def test_calls_the_decoder_does_not_take_fall_back_to_the_sequential_pass(tmp_path, monkeypatch):
-    # A triploid call: the decoder leaves it to cyvcf2, and the output is still the same.
+    # A triploid call: the parallel pass gives up on it, the sequential pass redoes the whole file,
+    # and no scratch file is left behind.
     records = RECORDS[:1] + ["chr2\t400\t.\tT\tG\t70\tPASS\t.\tGT\t0/1/1\t0/0/0\t1/1/1\t0/0/1"]
     outs = _both_passes(tmp_path, monkeypatch, records)
     assert not list(tmp_path.glob("decoded-chr2"))
+    assert (tmp_path / "sequential-2").exists()
     assert not list(outs[2].glob(".scratch-*"))
     for table in ("genotypes", "carriers"):
         assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
                 == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
+
+
+def test_a_file_that_declares_end_keeps_it(tmp_path, monkeypatch):
+    # htslib drops an END that restates POS + len(REF) - 1 when it writes BCF: such a file is read
+    # by the sequential pass, which keeps END as the file has it.
+    header = HEADER.replace("##INFO=<ID=DP,", '##INFO=<ID=END,Number=1,Type=Integer,Description="End">\n##INFO=<ID=DP,', 1)
+    records = ["chr1\t4\t.\tAC\tA\t50\tPASS\tEND=5\tGT\t0/1\t0/0\t0/0\t0/0",
+               "chr2\t10\t.\tA\t<DEL>\t50\tPASS\tEND=90\tGT\t0/1\t0/0\t0/0\t0/0"]
+    outs = _both_passes(tmp_path, monkeypatch, records, header)
+    assert (tmp_path / "sequential-2").exists() and not list(tmp_path.glob("decoded-*"))
+    assert pq.read_table(outs[2] / "variants.parquet").column("info_end").to_pylist() == [5, 90]
 
 
 def test_missing_depths_of_every_integer_width_are_null_and_other_values_kept(tmp_path):
