@@ -269,7 +269,7 @@ def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseu
         else:
             rewritten[name] = made
         row = {k: v for k, v in e.items() if k not in ("participant", "path", "indexes", "suffix", "read_groups",
-                                                        "stored_as", "names_in_reads", "source_names")}
+                                                        "stored_as", "names_in_reads", "read_scan", "source_names")}
         row["sample"], row["file"] = (ps("sample", e["sample"]) if e.get("sample") else None), f"files/{name}"
         row["size"] = (files_dir / name).stat().st_size
         if cols is not None:

@@ -28,6 +28,15 @@ from pathlib import Path
 from cirn.errors import Conflict
 
 RECIPE = 2  # bump when the rewrite changes, so reprovisioning does not reuse an older output (2: text tags)
+# What registration's `names_in_reads` looked at in a BAM: 1 read names, 2 read names and text
+# tags. A BAM scanned by an older registration may hold an identifier that scan did not look for:
+# it counts as named (rewritten in full), like a file registered before any scan.
+READ_SCAN = 2
+# SAM tags whose text is structured (sequences, qualities, CIGARs, positions, alignments): a
+# numeric identifier would match inside them, and rewriting them would corrupt the read. Every
+# other text tag (CO, user-defined X?/Y?/Z? tags, ...) is searched and scrubbed.
+STRUCTURED_TAGS = frozenset({"MD", "MC", "SA", "XA", "OA", "OC", "OQ", "BQ", "BC", "QT", "RX", "QX", "OX",
+                             "BZ", "CQ", "CS", "E2", "R2", "Q2", "U2", "CT", "FZ", "ML", "MM", "RG"})
 HD_FIELDS = ("VN", "SO", "GO", "SS")
 SQ_FIELDS = ("SN", "LN", "M5", "AS", "SP", "TP", "AH", "AN")          # not UR: a path or URL
 RG_FIELDS = ("ID", "SM", "LB", "PL", "PM", "PU", "PI", "FO", "KS")    # not CN, DT, DS, BC: centre, date, free text
@@ -82,18 +91,25 @@ class ReadFile:
     @classmethod
     def of(cls, dv, entry: dict) -> "ReadFile":
         names = {entry.get("sample"), entry.get("participant"), *file_stems(entry["file"])}
-        return cls(dv.path / entry["path"], entry.get("kind", dv.kind), frozenset(n for n in names if n),
-                   entry.get("names_in_reads", True), bool(entry.get("indexes")),
+        kind = entry.get("kind", dv.kind)
+        named = entry.get("names_in_reads", True) or (kind == "bam" and entry.get("read_scan", 1) < READ_SCAN)
+        return cls(dv.path / entry["path"], kind, frozenset(n for n in names if n),
+                   named, bool(entry.get("indexes")),
                    dv.manifest["files"].get(entry["path"], {}).get("sha256", ""))
 
 
 def identifier_in_read(read, search: re.Pattern) -> bool:
-    """Whether a BAM read's name or one of its text tags (other than RG, which follows the header's
-    read-group IDs) holds a source identifier."""
+    """Whether a BAM read's name or one of its free-text tags (not RG, which follows the header's
+    read-group IDs, nor a STRUCTURED_TAGS one) holds a source identifier. A tag that is not UTF-8
+    cannot be searched, so it counts as holding one (the extract then rewrites the reads, which
+    stops with a message if it cannot read them either)."""
     if read.query_name and search.search(read.query_name):
         return True
-    return any(kind == "Z" and tag != "RG" and search.search(value)
-               for tag, value, kind in read.get_tags(with_value_type=True))
+    try:
+        tags = read.get_tags(with_value_type=True)
+    except UnicodeDecodeError:
+        return True
+    return any(kind == "Z" and tag not in STRUCTURED_TAGS and search.search(value) for tag, value, kind in tags)
 
 
 def clean_header(header: dict, scrub: Scrubber, pseudonym: str) -> tuple[dict, dict[str, str]]:
@@ -194,8 +210,14 @@ def _rewrite_records(source: Path, dest: Path, header: dict, rg_map: dict[str, s
             if scrub is not None:
                 if read.query_name:
                     read.query_name = scrub(read.query_name)
-                for tag, value, kind in read.get_tags(with_value_type=True):
-                    if kind == "Z" and tag != "RG":
+                try:
+                    tags = read.get_tags(with_value_type=True)
+                except UnicodeDecodeError:
+                    raise Conflict(f"read {read.query_name} of {source.name} has a text tag that is not UTF-8, "
+                                   "so it cannot be checked for identifiers; re-encode the BAM's tags as UTF-8 "
+                                   "and register it again") from None
+                for tag, value, kind in tags:
+                    if kind == "Z" and tag not in STRUCTURED_TAGS:
                         clean = scrub(value)
                         if clean != value:
                             read.set_tag(tag, clean, value_type="Z")

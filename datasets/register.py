@@ -22,7 +22,7 @@ from cirn.state import StateFolder
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version, file_entry
-from .read_pseudonyms import Scrubber, file_stems, identifier_in_read
+from .read_pseudonyms import READ_SCAN, Scrubber, file_stems, identifier_in_read
 
 FASTQ_SUFFIXES = (".fastq.gz", ".fq.gz", ".fastq", ".fq")
 KINDS = ("fastq", "bam")
@@ -72,7 +72,7 @@ def bam_facts(path: Path, names: set[str] = frozenset()) -> dict:
             raise MalformedInput(path, None, f"the BAM is truncated or corrupt ({exc})") from None
         sorted_by = header.get("HD", {}).get("SO")
     return {"samples": samples, "read_groups": [g.get("ID") for g in groups], "reads": reads,
-            "sorted": sorted_by, "names_in_reads": named}
+            "sorted": sorted_by, "names_in_reads": named, "read_scan": READ_SCAN}
 
 
 def fastq_facts(path: Path, names: set[str] = frozenset()) -> dict:
@@ -91,7 +91,7 @@ def fastq_facts(path: Path, names: set[str] = frozenset()) -> dict:
                 reads += 1
     except (OSError, ValueError) as exc:
         raise MalformedInput(path, reads * 4 + 1, f"not valid FASTQ ({exc})") from None
-    return {"reads": reads, "names_in_reads": named}
+    return {"reads": reads, "names_in_reads": named, "read_scan": READ_SCAN}
 
 
 def _suffix(name: str, sample: str | None, kind: str) -> str:
@@ -153,7 +153,7 @@ def register_files(state: StateFolder, files: list[Path], dataset_id: str, versi
             entry = {"file": f.name, "path": f"files/{f.name}", "suffix": _suffix(f.name, sample, kind),
                      "sample": sample, "participant": given.get("participant"), "kind": kind,
                      "reads": facts["reads"], "size": dest.stat().st_size, "stored_as": placed, "indexes": [],
-                     "names_in_reads": facts["names_in_reads"]}
+                     "names_in_reads": facts["names_in_reads"], "read_scan": facts["read_scan"]}
             if kind == "bam":
                 entry["read_groups"] = facts["read_groups"]
                 entry["sorted"] = facts["sorted"]

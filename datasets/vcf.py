@@ -343,10 +343,10 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
         if pending is not None:
             pending.result()
     finally:
+        iterator.close()  # first: it removes the scratch files even if closing the writers fails
         if pool is not None:
             pool.shutdown(wait=True)
         geno.close()
-        iterator.close()
     if progress:
         progress(records % 1000)
     elif _PROGRESS is not None:
@@ -362,9 +362,10 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
 SCRATCH_PREFIX = ".scratch-"
 
 
-# Records per scratch BCF file in the parallel pass: a batch of about 32 MB at 2,000 samples with
-# GT, DP and GQ, so a worker's memory and scratch space do not grow with the contig.
+# A scratch BCF file of the parallel pass holds at most this many bytes (checked every 64
+# records) and records: a worker's memory and scratch space do not grow with the contig.
 SCRATCH_BYTES = 32 << 20
+SCRATCH_RECORDS = 1 << 16
 
 
 def _records_via_bcf(path: Path, contigs: list[str], scratch: Path, infos: list[InfoField], n_samples: int):
@@ -373,13 +374,15 @@ def _records_via_bcf(path: Path, contigs: list[str], scratch: Path, infos: list[
     Measured on 2,000 samples: pysam's htslib parses VCF text in about half the time cyvcf2's
     bundled htslib takes, and decoding the uncompressed BCF it writes (`BcfDecoder`) costs a
     fraction of either; the round trip is lossless (BCF is htslib's own in-memory form of a
-    record). Records go through a scratch file in batches, each removed as soon as it is read.
-    Tags the header does not declare cannot be written to BCF: htslib raises, and the caller falls
-    back to the sequential pass, which reads such files directly; so does anything the decoder does
-    not expect (`BcfLayoutError`).
+    record) with one exception: pysam's write drops an INFO/END that only restates
+    POS + len(REF) - 1 (htslib's bcf_sync_end), and pysam does not show END among a record's
+    INFO, so `convert_vcf` keeps a file that declares END out of this pass. Records go through a
+    scratch file in batches, each removed as soon as it is read. A record the scratch file cannot
+    hold (a tag the header does not declare) and anything the decoder does not expect
+    (`BcfLayoutError`) raise; the caller then redoes the file in the sequential pass, which reads
+    such files directly.
     """
     import pysam
-    batch = max(64, SCRATCH_BYTES // max(16 * n_samples, 1))
     scratch.mkdir(parents=True, exist_ok=True)
     pysam.set_verbosity(0)  # a worker process: a failure here is handled by the fallback, not shown
     bcf = scratch / "batch.bcf"
@@ -395,7 +398,8 @@ def _records_via_bcf(path: Path, contigs: list[str], scratch: Path, infos: list[
                         for record in records:
                             sink.write(record)
                             written += 1
-                            if written == batch:
+                            if written == SCRATCH_RECORDS or (written % 64 == 0
+                                                              and bcf.stat().st_size >= SCRATCH_BYTES):
                                 break
                     if not written:
                         break
@@ -429,7 +433,8 @@ def _convert_parallel(path: Path, out: Path, header: VcfHeader, workers: int,
         while not all(f.done() for f in futures):
             time.sleep(0.2)
             failed = next((f for f in futures if f.done() and f.exception() is not None), None)
-            if failed is not None:  # the sequential pass redoes the file: stop the other contigs now
+            if failed is not None:  # the sequential pass redoes the file: contigs not yet started are
+                # dropped (those already running finish first)
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise failed.exception()
             if progress and counter.value > seen:
@@ -449,15 +454,16 @@ def convert_vcf(path: Path, out: Path, progress: Callable[[int], None] | None = 
                 workers: int | None = None) -> tuple[VcfSummary, list[InfoField], list[str]]:
     """Write variants.parquet, samples.parquet and genotypes/ under `out`; raise MalformedInput on bad data.
 
-    With a tabix/CSI index and several CPUs, contigs are converted in parallel processes; any
-    problem there falls back to one sequential pass, which names the exact line of a bad record.
+    With a tabix/CSI index and several CPUs, contigs are converted in parallel processes, unless
+    the header declares INFO/END (see _records_via_bcf); any problem there falls back to one
+    sequential pass, which names the exact line of a bad record.
     """
     header = read_header(path)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     result = None
     indexed = _index_contigs(path)
-    # htslib drops an INFO/END that only restates POS + len(REF) - 1 when it writes BCF, so a file
-    # that declares END keeps it only through the sequential pass.
+    # pysam's BCF writer drops an INFO/END that restates POS + len(REF) - 1 (see _records_via_bcf):
+    # a file that declares END keeps it only through the sequential pass.
     declares_end = any(f.name == "END" for f in header.infos)
     if workers > 1 and indexed and len(indexed) > 1 and not declares_end:
         for c in indexed:  # every contig with records is in the index, even if the header lacks it

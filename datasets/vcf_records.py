@@ -99,7 +99,7 @@ def bcf_gt_from_cyvcf2(array: np.ndarray) -> np.ndarray:
 _MAGIC = b"BCF\x02"
 _INT_FORMATS = {1: "<b", 2: "<h", 3: "<i"}
 _SIZES = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}
-_INT_MIN = {1: -(2**7), 2: -(2**15), 3: -(2**31)}  # "missing"; one above it is "vector end"
+
 _FLOAT_MISSING, _FLOAT_END = 0x7F800001, 0x7F800002
 _CHAR, _FLOAT = 7, 5
 # A per-sample integer (int8, int16) as int32 with htslib's missing and vector end made INT32_MISSING.
@@ -107,6 +107,7 @@ _NUMPY = {1: np.dtype("<i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4")}
 # By integer width in bytes: values at or below this are htslib's "missing" or "vector end"
 # (int8 reserves -128 to -121, of which -128 and -127 are in use).
 MISSING_FROM = {1: -127, 2: -32767, 4: INT32_MISSING + 1}
+_INT_MIN = {code: MISSING_FROM[_SIZES[code]] - 1 for code in (1, 2, 3)}  # by type code: "missing"
 
 
 class BcfDecoder:
@@ -187,11 +188,7 @@ class BcfDecoder:
         gt = dp = gq = None
         for _ in range(n_fmt):
             key, p = _typed_int(data, p)
-            descriptor = data[p]
-            p += 1
-            count, code = descriptor >> 4, descriptor & 0x0F
-            if count == 15:
-                count, p = _typed_int(data, p)
+            count, code, p = _count(data, p)
             size = _SIZES.get(code)
             if size is None:
                 raise BcfLayoutError(f"unknown value type {code}")

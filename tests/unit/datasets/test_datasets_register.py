@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pysam
@@ -15,6 +16,7 @@ from cirn.datasets.catalog import Catalog
 from cirn.datasets.errors import MalformedInput
 from cirn.datasets.extracts import provision_project
 from cirn.datasets.pseudonyms import project_key, pseudonym
+from cirn.datasets.read_pseudonyms import READ_SCAN, ReadFile
 from cirn.datasets.register import register_files
 from cirn.datasets.withdrawals import withdraw
 
@@ -177,9 +179,12 @@ def test_read_names_with_the_sample_are_rewritten_and_clean_files_stay_linked(en
 
 
 def test_text_tags_of_reads_that_name_the_sample_are_rewritten(enclave, tmp_path):
-    # Clean read names and read-group IDs; only a per-read comment and barcode name the sample.
+    # Clean read names and read-group IDs; only a per-read comment and a user tag name the sample.
+    # Structured tags (a barcode, MD) are never rewritten: an identifier made of digits would
+    # match inside them, and rewriting would corrupt the read.
     tagged = make_bam(tmp_path / "SMP000008.bam", "SMP000008", rg_id="L1", provenance=False,
-                      tags=[("CO", "from smp000008 run 4"), ("BC", "SMP000008-ACGT"), ("XS", "plain")])
+                      tags=[("CO", "from smp000008 run 4"), ("XN", "SMP000008-ACGT"), ("XS", "plain"),
+                            ("BC", "SMP000008"), ("MD", "40")])
     extract = _provision_reads(enclave, [tagged], "bam")
     dv = Catalog(enclave.state).resolve("reads", "1")
     assert dv.manifest["reads"][0]["names_in_reads"] is True
@@ -187,10 +192,22 @@ def test_text_tags_of_reads_that_name_the_sample_are_rewritten(enclave, tmp_path
     with pysam.AlignmentFile(str(extract / "files" / f"{p8}.bam"), "rb") as bam:
         reads = list(bam.fetch(until_eof=True))
     assert len(reads) == 5
-    assert {(r.get_tag("CO"), r.get_tag("BC"), r.get_tag("XS"), r.get_tag("RG")) for r in reads} == \
-        {(f"from {p8} run 4", f"{p8}-ACGT", "plain", "L1")}
+    assert {tuple(r.get_tag(t) for t in ("CO", "XN", "XS", "RG", "BC", "MD")) for r in reads} == \
+        {(f"from {p8} run 4", f"{p8}-ACGT", "plain", "L1", "SMP000008", "40")}
     assert json.loads((extract / "dataset.json").read_text())["files_rewritten"][f"{p8}.bam"]["how"] == \
         "records rewritten"
+
+
+def test_bams_scanned_before_text_tags_were_checked_count_as_named(tmp_path):
+    # A BAM whose registration looked at read names only may still carry an identifier in a tag.
+    dv = SimpleNamespace(path=tmp_path, kind="bam", manifest={"files": {}})
+    entry = {"file": "SMP1.bam", "path": "files/SMP1.bam", "sample": "SMP1", "names_in_reads": False}
+    assert ReadFile.of(dv, entry).names_in_reads is True
+    assert ReadFile.of(dv, {**entry, "read_scan": 1}).names_in_reads is True
+    assert ReadFile.of(dv, {**entry, "read_scan": READ_SCAN}).names_in_reads is False
+    # FASTQ: its scan (names and comments) is unchanged.
+    fastq = {**entry, "kind": "fastq", "read_scan": 1}
+    assert ReadFile.of(SimpleNamespace(path=tmp_path, kind="fastq", manifest={"files": {}}), fastq).names_in_reads is False
 
 
 def test_bam_without_identifiers_is_linked(enclave, tmp_path):

@@ -84,8 +84,10 @@ def _both_passes(tmp_path, monkeypatch, records, header=HEADER):
         yield from real_cyvcf2(*args)
     monkeypatch.setattr(vcf_module, "_records_via_bcf", decoded)
     monkeypatch.setattr(vcf_module, "cyvcf2_records", sequential)
-    # Two variants per chunk: chunks are written and reused many times over, in both passes.
+    # Two variants per chunk and one record per scratch file: chunks are written and reused, and
+    # each contig goes through several scratch batches.
     monkeypatch.setattr(vcf_module, "GENOTYPE_ROWS_PER_GROUP", 8)
+    monkeypatch.setattr(vcf_module, "SCRATCH_RECORDS", 1)
     outs = {}
     for workers in (2, 1):
         run["workers"] = workers
@@ -151,8 +153,9 @@ def test_calls_the_decoder_does_not_take_fall_back_to_the_sequential_pass(tmp_pa
 
 
 def test_a_file_that_declares_end_keeps_it(tmp_path, monkeypatch):
-    # htslib drops an END that restates POS + len(REF) - 1 when it writes BCF: such a file is read
-    # by the sequential pass, which keeps END as the file has it.
+    # pysam's BCF writer drops an END that restates POS + len(REF) - 1, and pysam hides END from a
+    # record's INFO: a file that declares END is read by the sequential pass, which keeps END as
+    # the file has it.
     header = HEADER.replace("##INFO=<ID=DP,", '##INFO=<ID=END,Number=1,Type=Integer,Description="End">\n##INFO=<ID=DP,', 1)
     records = ["chr1\t4\t.\tAC\tA\t50\tPASS\tEND=5\tGT\t0/1\t0/0\t0/0\t0/0",
                "chr2\t10\t.\tA\t<DEL>\t50\tPASS\tEND=90\tGT\t0/1\t0/0\t0/0\t0/0"]
