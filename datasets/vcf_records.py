@@ -10,9 +10,10 @@
   properties cost more CPU, on 2,000 samples, than the parse itself.
 
 Both give `Record`s whose values follow cyvcf2's conventions (ID "." is None, a missing QUAL is
-None, INFO values as `INFO.get` returns them), and genotypes in BCF's encoding: per sample two
-int16 values `(allele + 1) << 1 | phased`, 0 a missing allele (".") and a negative value an allele
-the sample does not have (the second of a haploid call). A test holds the two readers to the same
+None, INFO values as `INFO.get` returns them), and genotypes in BCF's encoding: per sample one or
+two integers `(allele + 1) << 1 | phased` (int8 or int16 as BCF stored them, int32 from cyvcf2),
+0 a missing allele (".") and a negative value an allele the sample does not have (the second of a
+haploid call). A test holds the two readers to the same
 Parquet output. Anything the decoder does not expect raises `BcfLayoutError`; the caller then
 redoes the file with the sequential pass, so an unusual file costs time, never correctness.
 """
@@ -26,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 INT32_MISSING = -(2**31)  # htslib's bcf_int32_missing; every missing or absent DP/GQ is this
-ABSENT = -127  # an allele a sample does not have (BCF's int8 vector end), in the int16 GT pair
+ABSENT = -127  # an allele a sample does not have (BCF's int8 vector end), as the chunks store it
 
 
 class BcfLayoutError(ValueError):
