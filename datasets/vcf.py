@@ -1,8 +1,9 @@
 """Ingest of a bgzipped multi-sample VCF into Parquet: a variants table and a long genotypes table.
 
-Read with htslib: cyvcf2 in one sequential pass, or, for an indexed file, pysam in one process per
-core, contig by contig, through htslib's binary form (see vcf_records). Multi-allelic records are split into one row per ALT allele
-(each with its own variant_key; Number=A INFO values follow their allele), so allele counts and
+Read with htslib: cyvcf2 in one sequential pass, or, for an indexed file, Debian's htslib in one
+process per core, contig by contig, through htslib's binary form (see htslib.py and vcf_records).
+Multi-allelic records are split into one row per ALT allele (each with its own variant_key;
+Number=A INFO values follow their allele), so allele counts and
 frequencies are per row. Genotypes are written per chromosome (hive folders `chrom=...`) in row
 groups of consecutive positions, each row carrying `pos`, so a region query reads one folder and,
 thanks to row-group statistics, only a few row groups of it.
@@ -16,7 +17,7 @@ import re
 import shutil
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 
 from cirn.state import StateFolder
 
+from . import htslib
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version
@@ -177,6 +179,7 @@ class VcfHeader:
     format_keys: set[str]
     header_lines: int
     contigs: dict[str, int]  # name -> length (0 if unknown), in header order
+    filters: list[str] = field(default_factory=list)
 
 
 def read_header(path: Path) -> VcfHeader:
@@ -191,7 +194,7 @@ def read_header(path: Path) -> VcfHeader:
     if len(set(samples)) != len(samples):
         dupes = sorted({s for s in samples if samples.count(s) > 1})
         raise MalformedInput(path, header_lines, f"duplicate sample names in the header: {', '.join(dupes[:5])}")
-    infos, format_keys, contigs = [], set(), {}
+    infos, format_keys, contigs, filters = [], set(), {}, []
     try:  # header_iter() leaves out a contig's length; the parallel split balances by it
         lengths = dict(zip(vcf.seqnames, vcf.seqlens))
     except Exception:  # noqa: BLE001 - no ##contig lines: lengths unknown
@@ -205,8 +208,10 @@ def read_header(path: Path) -> VcfHeader:
             format_keys.add(d["ID"])
         elif d.get("HeaderType") == "CONTIG" and d.get("ID"):
             contigs[d["ID"]] = int(lengths.get(d["ID"]) or 0)
+        elif d.get("HeaderType") == "FILTER" and d.get("ID"):
+            filters.append(d["ID"])
     vcf.close()
-    return VcfHeader(samples, infos, format_keys, header_lines, contigs)
+    return VcfHeader(samples, infos, format_keys, header_lines, contigs, filters)
 
 
 @dataclass
@@ -274,7 +279,7 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
             finally:
                 vcf.close()
         else:
-            yield from _records_via_bcf(path, contigs, out / f"{SCRATCH_PREFIX}{os.getpid()}", infos, n)
+            yield from _records_via_htslib(path, contigs, header)
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer") if threaded else None
     iterator = records_iter()
@@ -343,7 +348,7 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
         if pending is not None:
             pending.result()
     finally:
-        iterator.close()  # first: it removes the scratch files even if closing the writers fails
+        iterator.close()  # first: it closes the reader (and htslib's file) even if closing the writers fails
         if pool is not None:
             pool.shutdown(wait=True)
         geno.close()
@@ -359,57 +364,19 @@ def _convert_part(path: Path, out: Path, header: VcfHeader, contigs: list[str] |
     return PartResult(pa.Table.from_pydict(vrows, schema=schema), records, geno.rows, chroms, geno.carrier_rows)
 
 
-SCRATCH_PREFIX = ".scratch-"
-
-
-# A scratch BCF file of the parallel pass holds at most this many bytes (checked every 64
-# records) and records: a worker's memory and scratch space do not grow with the contig.
-SCRATCH_BYTES = 32 << 20
-SCRATCH_RECORDS = 1 << 16
-
-
-def _records_via_bcf(path: Path, contigs: list[str], scratch: Path, infos: list[InfoField], n_samples: int):
-    """The records of these contigs, parsed by pysam's htslib and decoded from binary VCF.
-
-    Measured on 2,000 samples: pysam's htslib parses VCF text in about half the time cyvcf2's
-    bundled htslib takes, and decoding the uncompressed BCF it writes (`BcfDecoder`) costs a
-    fraction of either; the round trip is lossless (BCF is htslib's own in-memory form of a
-    record) with one exception: pysam's write drops an INFO/END that only restates
-    POS + len(REF) - 1 (htslib's bcf_sync_end), and pysam does not show END among a record's
-    INFO, so `convert_vcf` keeps a file that declares END out of this pass. Records go through a
-    scratch file in batches, each removed as soon as it is read. A record the scratch file cannot
-    hold (a tag the header does not declare) and anything the decoder does not expect
-    (`BcfLayoutError`) raise; the caller then redoes the file in the sequential pass, which reads
-    such files directly.
+def _records_via_htslib(path: Path, contigs: list[str], header: VcfHeader):
+    """The records of these contigs, parsed by htslib and decoded from its binary form (see
+    htslib.py and vcf_records). A record htslib refuses (a malformed line, a tag or contig the
+    header does not declare) and anything the decoder does not expect raise; the caller then redoes
+    the file in the sequential pass, which reads such files and names the line of a bad record.
     """
-    import pysam
-    scratch.mkdir(parents=True, exist_ok=True)
-    pysam.set_verbosity(0)  # a worker process: a failure here is handled by the fallback, not shown
-    bcf = scratch / "batch.bcf"
-    try:
-        with pysam.VariantFile(str(path)) as source:
-            decoder = BcfDecoder(source.header, infos, n_samples)
-            for contig in contigs:
-                records = source.fetch(contig)
-                while True:
-                    # "wb0": BCF in BGZF blocks stored without compression (pysam has no bare BCF mode)
-                    written = 0
-                    with pysam.VariantFile(str(bcf), "wb0", header=source.header) as sink:
-                        for record in records:
-                            sink.write(record)
-                            written += 1
-                            if written == SCRATCH_RECORDS or (written % 64 == 0
-                                                              and bcf.stat().st_size >= SCRATCH_BYTES):
-                                break
-                    if not written:
-                        break
-                    with pysam.BGZFile(str(bcf), "rb") as fh:
-                        data = fh.read()
-                    bcf.unlink()
-                    yield from decoder.records(data)
-                    del data
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with htslib.IndexedVcf(path, _fresh_index(path)) as vcf:
+        ids = vcf.header_ids(list(header.contigs), header.filters, [f.name for f in header.infos],
+                             sorted(header.format_keys))
+        decode = BcfDecoder(ids, header.infos, len(header.samples)).record
+        for contig in contigs:
+            for raw in vcf.records(contig):
+                yield decode(raw)
 
 
 def _largest_first(header: VcfHeader, contigs: list[str]) -> list[str]:
@@ -454,24 +421,21 @@ def convert_vcf(path: Path, out: Path, progress: Callable[[int], None] | None = 
                 workers: int | None = None) -> tuple[VcfSummary, list[InfoField], list[str]]:
     """Write variants.parquet, samples.parquet and genotypes/ under `out`; raise MalformedInput on bad data.
 
-    With a tabix/CSI index and several CPUs, contigs are converted in parallel processes, unless
-    the header declares INFO/END (see _records_via_bcf); any problem there falls back to one
-    sequential pass, which names the exact line of a bad record.
+    With a tabix/CSI index, several CPUs and Debian's htslib, contigs are converted in parallel
+    processes (read through htslib.py); any problem there falls back to one sequential pass, which
+    names the exact line of a bad record.
     """
     header = read_header(path)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     result = None
     indexed = _index_contigs(path)
-    # pysam's BCF writer drops an INFO/END that restates POS + len(REF) - 1 (see _records_via_bcf):
-    # a file that declares END keeps it only through the sequential pass.
-    declares_end = any(f.name == "END" for f in header.infos)
-    if workers > 1 and indexed and len(indexed) > 1 and not declares_end:
+    if workers > 1 and indexed and len(indexed) > 1 and htslib.available():
         for c in indexed:  # every contig with records is in the index, even if the header lacks it
             header.contigs.setdefault(c, 0)
         try:
             result = _convert_parallel(path, out, header, workers, progress, indexed)
         except Exception:  # noqa: BLE001 - any failure: redo sequentially for a precise message
-            for leftover in (out / GENOTYPES, out / CARRIERS, *out.glob(f"{SCRATCH_PREFIX}*")):
+            for leftover in (out / GENOTYPES, out / CARRIERS):
                 shutil.rmtree(leftover, ignore_errors=True)
             result = None
     if result is None:

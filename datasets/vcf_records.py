@@ -2,11 +2,11 @@
 
 - The sequential pass reads the VCF with cyvcf2 (`cyvcf2_records`): every file it can read, with
   exact line numbers in errors.
-- The parallel pass has htslib (pysam) parse each contig's VCF text and write it as uncompressed
-  BCF, htslib's own binary form of a record, then decodes that here with `struct` and numpy
+- The parallel pass has htslib parse each contig's VCF text (`htslib.IndexedVcf`) and decodes the
+  binary record htslib builds, which is laid out as BCF specifies, with `struct` and numpy
   (`BcfDecoder`). Per-sample values are plain typed vectors in BCF (specification v2.2, "Genotype
   fields"), so a record's GT, DP and GQ for all samples are one `np.frombuffer` each. This replaced
-  cyvcf2 reading the BCF back, whose per-record conversions (`genotype.array()`, `format()`) and
+  cyvcf2 reading the records, whose per-record conversions (`genotype.array()`, `format()`) and
   properties cost more CPU, on 2,000 samples, than the parse itself.
 
 Both give `Record`s whose values follow cyvcf2's conventions (ID "." is None, a missing QUAL is
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+
+from .htslib import HeaderIds, RawRecord
 
 INT32_MISSING = -(2**31)  # htslib's bcf_int32_missing; every missing or absent DP/GQ is this
 ABSENT = -127  # an allele a sample does not have (BCF's int8 vector end), as the chunks store it
@@ -95,9 +97,8 @@ def bcf_gt_from_cyvcf2(array: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Uncompressed BCF
+# htslib's binary records (BCF)
 
-_MAGIC = b"BCF\x02"
 _INT_FORMATS = {1: "<b", 2: "<h", 3: "<i"}
 _SIZES = {0: 0, 1: 1, 2: 2, 3: 4, 5: 4, 7: 1}
 
@@ -112,52 +113,34 @@ _INT_MIN = {code: MISSING_FROM[_SIZES[code]] - 1 for code in (1, 2, 3)}  # by ty
 
 
 class BcfDecoder:
-    """Decodes the records of uncompressed BCF written with a given pysam header."""
+    """Decodes records in htslib's binary form (`htslib.RawRecord`) into `Record`s."""
 
-    def __init__(self, header, infos, n_samples: int):
-        """`header`: the pysam VariantHeader the BCF was written with; `infos`: the INFO fields, in the
-        order Record.info lists them."""
+    def __init__(self, ids: HeaderIds, infos, n_samples: int):
+        """`ids`: htslib's numbers for the header's names; `infos`: the INFO fields, in the order
+        Record.info lists them."""
         self.n = n_samples
-        self.contigs = {c.id: name for name, c in header.contigs.items()}
-        self.filters = {f.id: name for name, f in header.filters.items()}
+        self.contigs = ids.contigs
+        self.filters = ids.filters
         order = {f.name: i for i, f in enumerate(infos)}
-        # INFO key (header dictionary index) -> (position in Record.info, declared as Flag)
-        self.info_keys = {m.id: (order[name], m.type == "Flag") for name, m in header.info.items() if name in order}
+        flags = {f.name for f in infos if f.type == "Flag"}
+        # INFO key -> (position in Record.info, declared as Flag)
+        self.info_keys = {i: (order[name], name in flags) for i, name in ids.infos.items() if name in order}
         self.n_info = len(infos)
-        self.formats = {m.id: name for name, m in header.formats.items() if name in ("GT", "DP", "GQ")}
+        self.formats = {i: name for i, name in ids.formats.items() if name in ("GT", "DP", "GQ")}
 
-    def records(self, data: bytes) -> Iterator[Record]:
-        """The records of one whole BCF file (its bytes)."""
-        if data[:4] != _MAGIC:
-            raise BcfLayoutError("not binary VCF")
-        p = 9 + struct.unpack_from("<I", data, 5)[0]
-        end = len(data)
-        while p < end:
-            if p + 8 > end:
-                raise BcfLayoutError("the binary VCF ends inside a record")
-            l_shared, l_indiv = struct.unpack_from("<II", data, p)
-            p += 8
-            if p + l_shared + l_indiv > end:
-                raise BcfLayoutError("the binary VCF ends inside a record")
-            yield self._record(data, p, p + l_shared, p + l_shared + l_indiv)
-            p += l_shared + l_indiv
-
-    def _record(self, data: bytes, p: int, shared_end: int, indiv_end: int) -> Record:
-        chrom_id, pos0, _rlen, qual_bits, n_allele_info, n_fmt_sample = struct.unpack_from("<iiiIII", data, p)
-        p += 24
-        n_info, n_allele = n_allele_info & 0xFFFF, n_allele_info >> 16
-        n_fmt, n_sample = n_fmt_sample >> 24, n_fmt_sample & 0xFFFFFF
-        chrom = self.contigs.get(chrom_id)
+    def record(self, raw: RawRecord) -> Record:
+        data, p, shared_end = raw.data, 0, raw.shared_length
+        chrom = self.contigs.get(raw.rid)
         if chrom is None:
-            raise BcfLayoutError(f"contig number {chrom_id} is not in the header")
+            raise BcfLayoutError(f"contig number {raw.rid} is not in the header")
         vid, p = _string(data, p)
         alleles = []
-        for _ in range(n_allele):
+        for _ in range(raw.n_allele):
             allele, p = _string(data, p)
             alleles.append(allele)
         filter_ids, p = _typed(data, p)
         info = [None] * self.n_info
-        for _ in range(n_info):
+        for _ in range(raw.n_info):
             key, p = _typed_int(data, p)
             value, p = _info_value(data, p)
             slot = self.info_keys.get(key)
@@ -168,10 +151,10 @@ class BcfDecoder:
             raise BcfLayoutError("the shared part of a record does not add up to its declared length")
         gt = dp = gq = None
         if self.n:
-            if n_sample != self.n:
-                raise BcfLayoutError(f"a record with {n_sample} samples, expected {self.n}")
-            gt, dp, gq, p = self._calls(data, p, n_fmt)
-            if p != indiv_end:
+            if raw.n_sample != self.n:
+                raise BcfLayoutError(f"a record with {raw.n_sample} samples, expected {self.n}")
+            gt, dp, gq, p = self._calls(data, p, raw.n_fmt)
+            if p != len(data):
                 raise BcfLayoutError("the sample part of a record does not add up to its declared length")
         if filter_ids is None:
             filters = "."
@@ -180,8 +163,8 @@ class BcfDecoder:
                 filters = ";".join(self.filters[i] for i in filter_ids)
             except KeyError:
                 raise BcfLayoutError("a FILTER not in the header") from None
-        qual = None if qual_bits == _FLOAT_MISSING else struct.unpack("<f", qual_bits.to_bytes(4, "little"))[0]
-        return Record(chrom, pos0 + 1, None if vid in ("", ".") else vid, alleles[0] if alleles else "",
+        qual = None if raw.qual_bits == _FLOAT_MISSING else struct.unpack("<f", raw.qual_bits.to_bytes(4, "little"))[0]
+        return Record(chrom, raw.pos0 + 1, None if vid in ("", ".") else vid, alleles[0] if alleles else "",
                       alleles[1:] or ["."], qual, filters, info, gt, dp, gq)
 
     def _calls(self, data: bytes, p: int, n_fmt: int):

@@ -1,4 +1,5 @@
-"""The parallel ingest's BCF decoder against the sequential pass (cyvcf2) on awkward input.
+"""The parallel ingest's reader (htslib's binary records, decoded) against the sequential pass
+(cyvcf2) on awkward input.
 
 Every value kind a VCF can hold goes through both readers; the Parquet tables must be identical.
 A mark left by each worker proves the parallel pass did decode the records itself instead of
@@ -11,8 +12,10 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pysam
+import pytest
 
 from cirn.datasets import vcf as vcf_module
+from cirn.datasets.errors import MalformedInput
 from cirn.datasets.vcf import convert_vcf
 from cirn.datasets.vcf_genotypes import GenotypeChunk, GenotypeWriter
 from cirn.datasets.vcf_records import INT32_MISSING
@@ -72,22 +75,20 @@ def _both_passes(tmp_path, monkeypatch, records, header=HEADER):
     path = write_bgzip(tmp_path / "awkward.vcf.gz", header + "\n".join(records) + "\n")
     pysam.tabix_index(str(path), preset="vcf", force=True)
     path = tmp_path / "awkward.vcf.gz"
-    real_bcf, real_cyvcf2 = vcf_module._records_via_bcf, vcf_module.cyvcf2_records
+    real_htslib, real_cyvcf2 = vcf_module._records_via_htslib, vcf_module.cyvcf2_records
     run = {}
 
     def decoded(source, contigs, *rest):  # runs in the worker processes: a mark once a contig is decoded
-        yield from real_bcf(source, contigs, *rest)
+        yield from real_htslib(source, contigs, *rest)
         (tmp_path / f"decoded-{'-'.join(contigs)}").touch()
 
     def sequential(*args):  # only the sequential pass reads with cyvcf2
         (tmp_path / f"sequential-{run['workers']}").touch()
         yield from real_cyvcf2(*args)
-    monkeypatch.setattr(vcf_module, "_records_via_bcf", decoded)
+    monkeypatch.setattr(vcf_module, "_records_via_htslib", decoded)
     monkeypatch.setattr(vcf_module, "cyvcf2_records", sequential)
-    # Two variants per chunk and one record per scratch file: chunks are written and reused, and
-    # each contig goes through several scratch batches.
+    # Two variants per chunk: chunks are written and reused.
     monkeypatch.setattr(vcf_module, "GENOTYPE_ROWS_PER_GROUP", 8)
-    monkeypatch.setattr(vcf_module, "SCRATCH_RECORDS", 1)
     outs = {}
     for workers in (2, 1):
         run["workers"] = workers
@@ -140,28 +141,28 @@ def test_the_decoder_gives_what_cyvcf2_gives(tmp_path, monkeypatch):
 
 
 def test_calls_the_decoder_does_not_take_fall_back_to_the_sequential_pass(tmp_path, monkeypatch):
-    # A triploid call: the parallel pass gives up on it, the sequential pass redoes the whole file,
-    # and no scratch file is left behind.
+    # A triploid call: the parallel pass gives up on it and the sequential pass redoes the whole file.
     records = RECORDS[:1] + ["chr2\t400\t.\tT\tG\t70\tPASS\t.\tGT\t0/1/1\t0/0/0\t1/1/1\t0/0/1"]
     outs = _both_passes(tmp_path, monkeypatch, records)
     assert not list(tmp_path.glob("decoded-chr2"))
     assert (tmp_path / "sequential-2").exists()
-    assert not list(outs[2].glob(".scratch-*"))
     for table in ("genotypes", "carriers"):
         assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
                 == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
 
 
-def test_a_file_that_declares_end_keeps_it(tmp_path, monkeypatch):
-    # pysam's BCF writer drops an END that restates POS + len(REF) - 1, and pysam hides END from a
-    # record's INFO: a file that declares END is read by the sequential pass, which keeps END as
-    # the file has it.
+def test_a_file_that_declares_end_keeps_it_in_the_parallel_pass(tmp_path, monkeypatch):
+    # END is an ordinary INFO value in htslib's parsed record (a BCF writer would drop one that only
+    # restates POS + len(REF) - 1; nothing is written here), so GATK-style files that declare it
+    # are read in parallel, with END as the file has it.
     header = HEADER.replace("##INFO=<ID=DP,", '##INFO=<ID=END,Number=1,Type=Integer,Description="End">\n##INFO=<ID=DP,', 1)
     records = ["chr1\t4\t.\tAC\tA\t50\tPASS\tEND=5\tGT\t0/1\t0/0\t0/0\t0/0",
                "chr2\t10\t.\tA\t<DEL>\t50\tPASS\tEND=90\tGT\t0/1\t0/0\t0/0\t0/0"]
     outs = _both_passes(tmp_path, monkeypatch, records, header)
-    assert (tmp_path / "sequential-2").exists() and not list(tmp_path.glob("decoded-*"))
+    assert not (tmp_path / "sequential-2").exists()
+    assert sorted(p.name for p in tmp_path.glob("decoded-*")) == ["decoded-chr1", "decoded-chr2"]
     assert pq.read_table(outs[2] / "variants.parquet").column("info_end").to_pylist() == [5, 90]
+    assert pq.read_table(outs[2] / "variants.parquet").equals(pq.read_table(outs[1] / "variants.parquet"))
 
 
 def test_missing_depths_of_every_integer_width_are_null_and_other_values_kept(tmp_path):
@@ -183,3 +184,33 @@ def test_missing_depths_of_every_integer_width_are_null_and_other_values_kept(tm
     assert [r["dp"] for r in rows] == [None, None, -120, 127, None, None, -200, 32767,
                                        None, None, 70000, -5, None, None, None, None]
     assert [r["gq"] for r in rows] == [r["dp"] for r in rows]
+
+
+def test_a_record_with_an_undeclared_tag_is_read_by_the_sequential_pass(tmp_path, monkeypatch):
+    # htslib would invent a definition for an undeclared INFO key and go on; the parallel reader
+    # refuses the record instead, so the file's tables come from the one pass that reads it as written.
+    records = RECORDS[:1] + ["chr2\t400\t.\tT\tG\t70\tPASS\tNEW=1\tGT\t0/1\t0/0\t1/1\t0/0"]
+    outs = _both_passes(tmp_path, monkeypatch, records)
+    assert not (tmp_path / "decoded-chr2").exists()
+    assert (tmp_path / "sequential-2").exists()
+    assert pq.read_table(outs[2] / "variants.parquet").equals(pq.read_table(outs[1] / "variants.parquet"))
+
+
+def test_a_malformed_line_in_an_indexed_file_is_named(tmp_path):
+    # The parallel pass cannot say which line htslib refused; the sequential pass it falls back to does.
+    bad = "chr2\t400\t.\tT\tG\t70\tPASS\t.\tGT\t0/1\t0/x\t1/1\t0/0"
+    path = write_bgzip(tmp_path / "bad.vcf.gz", HEADER + "\n".join(RECORDS[:3] + [bad]) + "\n")
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(MalformedInput) as err:
+        convert_vcf(tmp_path / "bad.vcf.gz", out, workers=2)
+    assert err.value.line == HEADER.count("\n") + 4 and "GT '0/x'" in err.value.reason
+    assert not list(out.iterdir())  # nothing half-written is left for the caller to publish
+
+
+def test_without_debians_htslib_the_sequential_pass_reads_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(vcf_module.htslib, "available", lambda: False)
+    outs = _both_passes(tmp_path, monkeypatch, RECORDS)
+    assert (tmp_path / "sequential-2").exists() and not list(tmp_path.glob("decoded-*"))
+    assert pq.read_table(outs[2] / "variants.parquet").equals(pq.read_table(outs[1] / "variants.parquet"))
