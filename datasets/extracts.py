@@ -41,6 +41,7 @@ DESCRIPTION = "dataset.json"
 # project's pseudonyms, one per line, in the project folder but outside every container mount.
 EGRESS_IDENTIFIERS = "egress-identifiers.txt"
 VCF_KEYS = ("variant_key", "chrom", "pos", "sample")  # always kept, so the tables still join
+GENOTYPE_COLUMNS = {"gt", "dosage"}  # the columns that say which alleles a sample has
 READS_KEYS = ("sample", "file")
 
 
@@ -171,10 +172,13 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone, qc_failed)
     variants = pq.read_table(dv.path / m["tables"]["variants"]["file"])
     geno_files = sorted((dv.path / "genotypes").glob("chrom=*/*.parquet"))
-    geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
     geno_cols = pq.read_schema(geno_files[0]).names if geno_files else []
     _check_known(dv, cols, set(variants.column_names) | set(geno_cols) | {"chrom"})
     want = None if cols is None else set(cols) | set(VCF_KEYS)
+    # A carriers row says by its presence alone that the sample carries an ALT allele: only a grant
+    # that includes the genotypes themselves (gt or dosage) gets that table.
+    if cols is None or set(cols) & GENOTYPE_COLUMNS:
+        geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
     vsel = [c for c in variants.column_names if want is None or c in want]
     pq.write_table(variants.select(vsel), out / "variants.parquet", compression="zstd", row_group_size=50_000)
     pq.write_table(pa.table({"sample": pa.array(kept_sorted, pa.string())}), out / "samples.parquet")

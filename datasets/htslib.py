@@ -18,6 +18,7 @@ for `libhts.so.3` (htslib 1.10 and later). When the library is missing, `open_in
 from __future__ import annotations
 
 import ctypes
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,7 +55,11 @@ class _Bcf1(ctypes.Structure):  # bcf1_t
                 ("qual", ctypes.c_uint32),  # a float, kept as its bits (missing is a NaN pattern)
                 ("n_info_allele", ctypes.c_uint32), ("n_fmt_sample", ctypes.c_uint32),
                 ("shared", _KString), ("indiv", _KString), ("d", _BcfDec),
-                ("max_unpack", c_int), ("unpack_ptr", c_int), ("errcode", c_int)]
+                ("max_unpack", c_int), ("unpacked", c_int), ("unpack_size", c_int * 3), ("errcode", c_int)]
+
+
+# htslib 1.10+ on x86-64 (checked against Debian's 1.16): a wrong layout here would read the wrong field.
+assert ctypes.sizeof(_Bcf1) == 208 and _Bcf1.errcode.offset == 204
 
 
 @lru_cache(maxsize=1)
@@ -123,17 +128,19 @@ class RawRecord(NamedTuple):
 class IndexedVcf:
     """A bgzipped VCF with its tabix/CSI index, opened by htslib; use as a context manager."""
 
-    def __init__(self, path: Path, index: Path):
+    def __init__(self, path: Path, index: Path | None):
         lib = self._lib = _library()
         lib.hts_set_log_level(_HTS_LOG_OFF)  # failures are reported by the caller's fallback, not on stderr
         self._fp = self._hdr = self._tbx = None
         self._rec = None
-        self._fp = lib.hts_open(str(path).encode(), b"r")
+        if index is None:
+            raise HtslibError(f"{path} has no up-to-date index")
+        self._fp = lib.hts_open(os.fsencode(path), b"r")
         if not self._fp:
             raise HtslibError(f"htslib cannot open {path}")
         try:
             self._hdr = lib.bcf_hdr_read(self._fp)
-            self._tbx = lib.tbx_index_load2(str(path).encode(), str(index).encode())
+            self._tbx = lib.tbx_index_load2(os.fsencode(path), os.fsencode(index))
             if not self._hdr or not self._tbx:
                 raise HtslibError(f"htslib cannot read the header or the index of {path}")
             self._rec = lib.bcf_init()
@@ -179,18 +186,21 @@ class IndexedVcf:
         lib, rec = self._lib, self._rec
         tid = lib.tbx_name2id(self._tbx, contig.encode())
         if tid < 0:
-            return
+            raise HtslibError(f"contig {contig} is not in the index")
         idx = c_void_p.from_address(self._tbx + _TBX_IDX_OFFSET).value
         itr = lib.hts_itr_query(idx, tid, 0, _HTS_POS_MAX, _function_address(lib, "tbx_readrec"))
         if not itr:
             raise HtslibError(f"htslib cannot find contig {contig} in the index")
         line = _KString()
         bgzf = lib.hts_get_bgzfp(self._fp)
+        if not bgzf:
+            lib.hts_itr_destroy(itr)
+            raise HtslibError("the file is not BGZF-compressed")
         nxt, parse, string_at = lib.hts_itr_next, lib.vcf_parse, ctypes.string_at
         line_ref, hdr, tbx = ctypes.byref(line), self._hdr, self._tbx
-        # bcf_hdr_t starts with its dictionaries' sizes (IDs, contigs, samples). vcf_parse adds a
-        # made-up definition for a tag or contig the header lacks (and does not flag the record),
-        # so a size that grows means the record used something undeclared.
+        # vcf_parse flags a record using a tag or contig the header lacks (errcode), and adds a
+        # made-up definition for it to the header; bcf_hdr_t starts with its dictionaries' sizes
+        # (IDs, contigs, samples), so a size that grows is a second guard.
         sizes = (ctypes.c_int32 * 2).from_address(hdr)
         declared = sizes[0], sizes[1]
         r = rec.contents

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import zlib
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -375,8 +376,10 @@ def _records_via_htslib(path: Path, contigs: list[str], header: VcfHeader):
                              sorted(header.format_keys))
         decode = BcfDecoder(ids, header.infos, len(header.samples)).record
         for contig in contigs:
-            for raw in vcf.records(contig):
-                yield decode(raw)
+            # closing(): htslib's iterator is released here, not whenever the generator is collected
+            with closing(vcf.records(contig)) as records:
+                for raw in records:
+                    yield decode(raw)
 
 
 def _largest_first(header: VcfHeader, contigs: list[str]) -> list[str]:

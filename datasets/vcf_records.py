@@ -140,13 +140,17 @@ class BcfDecoder:
             alleles.append(allele)
         filter_ids, p = _typed(data, p)
         info = [None] * self.n_info
+        keys = []
         for _ in range(raw.n_info):
             key, p = _typed_int(data, p)
             value, p = _info_value(data, p)
+            keys.append(key)
             slot = self.info_keys.get(key)
             if slot is not None:
                 position, is_flag = slot
                 info[position] = is_flag if value is _FLAG else value
+        if len(keys) > 1 and len(set(keys)) < len(keys):  # htslib keeps both; cyvcf2 reads the first
+            raise BcfLayoutError("an INFO key given twice in one record")
         if p != shared_end:
             raise BcfLayoutError("the shared part of a record does not add up to its declared length")
         gt = dp = gq = None
@@ -170,8 +174,12 @@ class BcfDecoder:
     def _calls(self, data: bytes, p: int, n_fmt: int):
         n = self.n
         gt = dp = gq = None
+        keys = set()
         for _ in range(n_fmt):
             key, p = _typed_int(data, p)
+            if key in keys:  # htslib keeps both; cyvcf2 reads the first
+                raise BcfLayoutError("a FORMAT key given twice in one record")
+            keys.add(key)
             count, code, p = _count(data, p)
             size = _SIZES.get(code)
             if size is None:

@@ -13,7 +13,7 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v bcftools >/dev/null || need_apt+=(bcftools)
 # Debian's htslib, which the parallel VCF ingest calls directly (bcftools depends on it too).
-ldconfig -p | grep -q 'libhts\.so\.3 ' || need_apt+=(libhts3)
+grep -q 'libhts\.so\.3 ' <(ldconfig -p) || need_apt+=(libhts3)
 command -v samtools >/dev/null || need_apt+=(samtools)
 command -v bgzip >/dev/null || need_apt+=(tabix)
 command -v chromium >/dev/null || need_apt+=(chromium)

@@ -183,6 +183,20 @@ def test_vcf_grant_with_columns_keeps_join_keys(cohort):
     assert set(pq.read_schema(next((d / "genotypes").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "gt"}
 
 
+def test_a_grant_without_genotypes_gets_no_carriers(cohort):
+    # Every carriers row is a non-reference call: its presence alone would tell who carries what.
+    with cohort.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0", ["ref", "alt", "dp"])
+        projects.grant(s, ADMIN, "proj-b", "cohort-vcf", "1.0", ["ref", "alt", "dosage"])
+    provision_project(cohort, "proj-a", ADMIN)
+    provision_project(cohort, "proj-b", ADMIN)
+    a = cohort.state.project_data("proj-a") / "cohort-vcf"
+    assert not (a / "carriers").exists()
+    assert set(pq.read_schema(next((a / "genotypes").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "dp"}
+    b = cohort.state.project_data("proj-b") / "cohort-vcf"
+    assert set(pq.read_schema(next((b / "carriers").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "dosage"}
+
+
 def test_provision_is_audited(cohort):
     provision_project(cohort, "proj-a", ADMIN)
     with cohort.db.session() as s:

@@ -214,3 +214,20 @@ def test_without_debians_htslib_the_sequential_pass_reads_the_file(tmp_path, mon
     outs = _both_passes(tmp_path, monkeypatch, RECORDS)
     assert (tmp_path / "sequential-2").exists() and not list(tmp_path.glob("decoded-*"))
     assert pq.read_table(outs[2] / "variants.parquet").equals(pq.read_table(outs[1] / "variants.parquet"))
+
+
+def test_tags_in_the_wrong_section_or_given_twice_take_the_sequential_pass(tmp_path, monkeypatch):
+    # MQ is declared as INFO only, AD as FORMAT only: htslib flags such a record (errcode) without a
+    # new header entry. A key given twice is kept twice by htslib but read once by cyvcf2.
+    for i, record in enumerate(["chr2\t400\t.\tT\tG\t70\tPASS\t.\tGT:MQ\t0/1:1\t0/0:2\t1/1:3\t0/0:4",
+                                "chr2\t400\t.\tT\tG\t70\tPASS\tAD=3\tGT\t0/1\t0/0\t1/1\t0/0",
+                                "chr2\t400\t.\tT\tG\t70\tPASS\tDP=3;DP=4\tGT\t0/1\t0/0\t1/1\t0/0",
+                                "chr2\t400\t.\tT\tG\t70\tPASS\t.\tGT:DP:DP\t0/1:1:2\t0/0:3:4\t1/1:5:6\t0/0:7:8"]):
+        run = tmp_path / str(i)
+        run.mkdir()
+        outs = _both_passes(run, monkeypatch, RECORDS[:1] + [record])
+        assert not (run / "decoded-chr2").exists() and (run / "sequential-2").exists(), record
+        assert pq.read_table(outs[2] / "variants.parquet").equals(pq.read_table(outs[1] / "variants.parquet"))
+        for table in ("genotypes", "carriers"):
+            assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
+                    == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
