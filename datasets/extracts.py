@@ -33,7 +33,7 @@ from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
 from .read_pseudonyms import ReadFile, pseudonymise_read_file, safe_suffix
-from .vcf_genotypes import parquet_options
+from .vcf_genotypes import MATRIX, MATRIX_OPTIONS, MATRIX_SCHEMA, matrix_table, parquet_options
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
@@ -212,6 +212,10 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
                 rows += len(t)
         if writer is not None:
             writer.close()
+    if cols is None or "gt" in cols:  # the matrix holds the genotypes: only with gt granted
+        # Extract sample i is kept_sorted[i]: the source sample of rank i.
+        kept = np.flatnonzero(keep)
+        _build_matrix(dv.path / MATRIX, out / MATRIX, len(samples), kept[np.argsort(rank[kept])])
     withdrawn = np.array([gone.contains("sample", s) for s in samples], dtype=bool)
     removed = int(withdrawn.sum())
     qc_excluded = int((~keep & ~withdrawn).sum())   # a withdrawn sample counts as withdrawn only
@@ -219,6 +223,29 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
         _recount_alleles(out, variants.select(vsel))
     described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
     return Built(rows, removed, described, qc_excluded)
+
+
+def _build_matrix(src_root: Path, dest_root: Path, n_src: int, order: np.ndarray) -> None:
+    """The matrix with only the extract's samples, in its samples.parquet order (`order`: for each
+    extract sample, its position in the source)."""
+    for src in sorted(src_root.glob("chrom=*/*.parquet")):
+        dest = dest_root / src.parent.name / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        reader = pq.ParquetFile(src)
+        with pq.ParquetWriter(dest, MATRIX_SCHEMA, **MATRIX_OPTIONS) as writer:
+            for g in range(reader.num_row_groups):
+                t = reader.read_row_group(g)
+                k = t.num_rows
+                blobs = t.column("alleles").combine_chunks()
+                valid = blobs.is_valid().to_numpy(zero_copy_only=False)
+                alleles = np.zeros((k, n_src, 2), dtype=np.int8)
+                if valid.any():
+                    alleles[valid] = np.frombuffer(b"".join(blobs.filter(pa.array(valid)).to_pylist()),
+                                                   np.int8).reshape(-1, n_src, 2)
+                phased = np.frombuffer(b"".join(t.column("phased").to_pylist()), np.int8).reshape(k, n_src)
+                table = matrix_table(t.column("variant_key").to_numpy(), t.column("pos").to_numpy(),
+                                     t.column("allele").to_numpy(), alleles[:, order], valid, phased[:, order])
+                writer.write_table(table, row_group_size=max(1, k))
 
 
 def _recount_alleles(out: Path, variants: pa.Table) -> None:

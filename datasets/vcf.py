@@ -32,7 +32,7 @@ from . import htslib
 from .catalog import Catalog, DatasetVersion
 from .errors import MalformedInput
 from .publish import draft_version
-from .vcf_genotypes import CARRIERS, GENOTYPE_ROWS_PER_GROUP, GenotypeChunk, GenotypeWriter
+from .vcf_genotypes import CARRIERS, GENOTYPE_ROWS_PER_GROUP, MATRIX, GenotypeChunk, GenotypeWriter
 from .vcf_records import BcfDecoder, cyvcf2_records
 
 VARIANTS = "variants.parquet"
@@ -438,7 +438,7 @@ def convert_vcf(path: Path, out: Path, progress: Callable[[int], None] | None = 
         try:
             result = _convert_parallel(path, out, header, workers, progress, indexed)
         except Exception:  # noqa: BLE001 - any failure: redo sequentially for a precise message
-            for leftover in (out / GENOTYPES, out / CARRIERS):
+            for leftover in (out / GENOTYPES, out / CARRIERS, out / MATRIX):
                 shutil.rmtree(leftover, ignore_errors=True)
             result = None
     if result is None:
@@ -529,6 +529,10 @@ def ingest_vcf(state: StateFolder, path: Path, dataset_id: str, version: str, so
                 "carriers": {"file": f"{CARRIERS}/chrom=*/*.parquet", "rows": summary.carriers,
                              "partitioning": "hive: chrom",
                              "about": "genotypes without homozygous-reference calls (sparse)"},
+                "matrix": {"file": f"{MATRIX}/chrom=*/*.parquet", "rows": summary.variants,
+                           "partitioning": "hive: chrom",
+                           "about": "one row per variant, every sample's alleles as int8 pairs in samples order "
+                                    "(-1 missing, -2 none), phase as one byte per sample"},
                 "samples": {"file": SAMPLES, "rows": summary.samples},
             },
             "info_fields": [{"name": f.name, "column": f.column, "number": f.number, "type": f.type,

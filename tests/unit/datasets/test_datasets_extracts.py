@@ -16,6 +16,7 @@ from cirn.datasets.pseudonyms import project_key, pseudonym
 from cirn.datasets.vcf import ingest_vcf
 from cirn.datasets.withdrawals import withdraw
 from cirn.errors import Conflict
+from matrix_text import genotype_calls, matrix_calls
 
 ADMIN = "admin:test"
 
@@ -128,6 +129,10 @@ def test_withdrawal_removes_participant_and_their_sample(cohort):
     n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/cohort-vcf/genotypes/*/*.parquet') "
                    f"WHERE sample = '{gone}'").fetchall()[0][0]
     assert n == 0
+    # The matrix lost the sample's column, and its columns follow the extract's samples table.
+    assert matrix_calls(data / "cohort-vcf") == genotype_calls(data / "cohort-vcf")
+    width = {len(b) for b in pq.read_table(data / "cohort-vcf/matrix", columns=["alleles"]).column("alleles").to_pylist()}
+    assert width == {2 * 39}
     assert {e.dataset_id: e.removed for e in built} == {"cohort": 1, "cohort-vcf": 1}
     # INFO allele counts no longer include the withdrawn participant.
     recount = duckdb.sql(f"SELECT variant_key, sum(dosage)::BIGINT, 2 * count(dosage) FROM "
@@ -183,7 +188,7 @@ def test_vcf_grant_with_columns_keeps_join_keys(cohort):
     assert set(pq.read_schema(next((d / "genotypes").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "gt"}
 
 
-def test_a_grant_without_genotypes_gets_no_carriers(cohort):
+def test_a_grant_without_genotypes_gets_no_carriers_or_matrix(cohort):
     # Every carriers row is a non-reference call: its presence alone would tell who carries what.
     with cohort.db.session() as s:
         projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0", ["ref", "alt", "dp"])
@@ -191,10 +196,11 @@ def test_a_grant_without_genotypes_gets_no_carriers(cohort):
     provision_project(cohort, "proj-a", ADMIN)
     provision_project(cohort, "proj-b", ADMIN)
     a = cohort.state.project_data("proj-a") / "cohort-vcf"
-    assert not (a / "carriers").exists()
+    assert not (a / "carriers").exists() and not (a / "matrix").exists()
     assert set(pq.read_schema(next((a / "genotypes").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "dp"}
     b = cohort.state.project_data("proj-b") / "cohort-vcf"
     assert set(pq.read_schema(next((b / "carriers").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "dosage"}
+    assert not (b / "matrix").exists()  # the matrix holds GT: only with gt granted
 
 
 def test_provision_is_audited(cohort):

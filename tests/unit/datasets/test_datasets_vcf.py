@@ -6,9 +6,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from cirn.datasets import vcf as vcf_module
+from cirn.datasets import vcf_genotypes
 from cirn.datasets.catalog import Catalog
 from cirn.datasets.errors import MalformedInput
 from cirn.datasets.vcf import ingest_vcf
+from matrix_text import genotype_calls, matrix_calls
 from tiny_vcf_text import HEADER, RECORDS, write_bgzip
 
 
@@ -124,6 +127,23 @@ def test_parallel_conversion_by_contig_equals_the_sequential_pass(synth_dir, tmp
     q = ("SELECT variant_key, pos, sample, gt, dosage, dp, gq FROM read_parquet('{}/genotypes/*/*.parquet') "
          "ORDER BY variant_key, sample")
     assert duckdb.sql(q.format(outs[1])).fetchall() == duckdb.sql(q.format(outs[2])).fetchall()
+
+
+def test_the_matrix_holds_every_call_of_the_genotypes_table(state, synth_dir, monkeypatch):
+    # Chunks of 8 variants and matrix row groups of at least 320 genotypes (8 rows of 40 samples).
+    monkeypatch.setattr(vcf_module, "GENOTYPE_ROWS_PER_GROUP", 320)
+    monkeypatch.setattr(vcf_genotypes, "MATRIX_GENOTYPES_PER_GROUP", 320)
+    dv = ingest_vcf(state, synth_dir / "cohort.vcf.gz", "syn", "1", run_qc=False)
+    assert matrix_calls(dv.path) == genotype_calls(dv.path)
+    matrix = duckdb.sql(f"SELECT variant_key, pos, allele FROM read_parquet('{dv.path}/matrix/*/*.parquet') "
+                        "ORDER BY variant_key").fetchall()
+    variants = pq.read_table(dv.path / "variants.parquet", columns=["variant_key", "pos"]).to_pylist()
+    assert [(k, p) for k, p, _ in matrix] == [(v["variant_key"], v["pos"]) for v in variants]
+    assert dv.manifest["tables"]["matrix"]["rows"] == 600
+    # Row groups of consecutive variants, so a region reads little (about 128 rows at 2,000 samples).
+    md = pq.ParquetFile(next((dv.path / "matrix").glob("chrom=chr1/*.parquet"))).metadata
+    assert md.num_row_groups > 1 and md.row_group(0).num_rows == 8
+    assert Catalog(state).verify(dv) == []
 
 
 def test_carriers_table_is_the_genotypes_without_hom_ref(state, tiny_vcf):

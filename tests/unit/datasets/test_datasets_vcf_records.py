@@ -19,6 +19,7 @@ from cirn.datasets.errors import MalformedInput
 from cirn.datasets.vcf import convert_vcf
 from cirn.datasets.vcf_genotypes import GenotypeChunk, GenotypeWriter
 from cirn.datasets.vcf_records import INT32_MISSING
+from matrix_text import genotype_calls, matrix_calls
 from tiny_vcf_text import write_bgzip
 
 HEADER = """##fileformat=VCFv4.2
@@ -108,6 +109,10 @@ def test_the_decoder_gives_what_cyvcf2_gives(tmp_path, monkeypatch):
     for table in ("genotypes", "carriers"):
         assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
                 == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
+    # The matrix holds the same calls (haploid, missing, phased, past allele 62) in both passes.
+    for out in outs.values():
+        assert matrix_calls(out) == genotype_calls(out)
+    assert pq.read_table(outs[2] / "matrix").equals(pq.read_table(outs[1] / "matrix"))
     # The values themselves, not only their agreement.
     rows = parallel.to_pylist()
     first = rows[0]
@@ -231,3 +236,18 @@ def test_tags_in_the_wrong_section_or_given_twice_take_the_sequential_pass(tmp_p
         for table in ("genotypes", "carriers"):
             assert (duckdb.sql(GENOTYPES_SQL.format(outs[2], table)).fetchall()
                     == duckdb.sql(GENOTYPES_SQL.format(outs[1], table)).fetchall())
+
+
+def test_a_call_past_allele_127_leaves_its_matrix_row_null(tmp_path, monkeypatch):
+    # The matrix stores allele numbers as int8; the long table keeps such a call.
+    alts = [a + b + c + d for a in "ACGT" for b in "ACGT" for c in "ACGT" for d in "ACGT"][:130]
+    records = RECORDS[:1] + ["chr2\t500\t.\tA\t" + ",".join(alts) + "\t70\tPASS\t.\tGT\t0/130\t0/0\t1|1\t./."]
+    outs = _both_passes(tmp_path, monkeypatch, records)
+    for out in outs.values():
+        matrix = pq.read_table(out / "matrix").to_pylist()
+        assert [r["alleles"] is None for r in matrix] == [False] + [True] * 130
+        assert [r["allele"] for r in matrix[1:4]] == [1, 2, 3]
+        assert np.frombuffer(matrix[1]["phased"], np.int8).tolist() == [0, 0, 1, 0]
+        calls = genotype_calls(out)
+        assert {k: v for k, v in matrix_calls(out).items() if v is not None} == \
+            {k: v for k, v in calls.items() if k[0] == matrix[0]["variant_key"]}
