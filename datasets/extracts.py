@@ -33,7 +33,8 @@ from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
 from .read_pseudonyms import ReadFile, pseudonymise_read_file, safe_suffix
-from .vcf_genotypes import MATRIX, MATRIX_OPTIONS, MATRIX_SCHEMA, matrix_table, parquet_options
+from .vcf_genotypes import (MATRIX, MATRIX_GENOTYPES_PER_GROUP, MATRIX_OPTIONS, MATRIX_SCHEMA, matrix_table,
+                            parquet_options)
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
@@ -215,7 +216,7 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     if cols is None or "gt" in cols:  # the matrix holds the genotypes: only with gt granted
         # Extract sample i is kept_sorted[i]: the source sample of rank i.
         kept = np.flatnonzero(keep)
-        _build_matrix(dv.path / MATRIX, out / MATRIX, len(samples), kept[np.argsort(rank[kept])])
+        _build_matrix(dv.path, out / MATRIX, samples, kept[np.argsort(rank[kept])])
     withdrawn = np.array([gone.contains("sample", s) for s in samples], dtype=bool)
     removed = int(withdrawn.sum())
     qc_excluded = int((~keep & ~withdrawn).sum())   # a withdrawn sample counts as withdrawn only
@@ -225,17 +226,26 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     return Built(rows, removed, described, qc_excluded)
 
 
-def _build_matrix(src_root: Path, dest_root: Path, n_src: int, order: np.ndarray) -> None:
+def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order: np.ndarray) -> None:
     """The matrix with only the extract's samples, in its samples.parquet order (`order`: for each
-    extract sample, its position in the source)."""
-    for src in sorted(src_root.glob("chrom=*/*.parquet")):
+    extract sample, its position in the source `samples`).
+
+    A source row is null when any sample's call has an allele number above 127; here such a row is
+    rebuilt from the genotypes table for the kept samples only, so whether it stays null says
+    nothing about a sample left out.
+    """
+    n_src, m = len(samples), len(order)
+    per_group = max(1, MATRIX_GENOTYPES_PER_GROUP // max(1, m))  # the catalog's group size, in genotypes
+    for src in sorted((src_version / MATRIX).glob("chrom=*/*.parquet")):
         dest = dest_root / src.parent.name / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         reader = pq.ParquetFile(src)
+        pending: list[pa.Table] = []
         with pq.ParquetWriter(dest, MATRIX_SCHEMA, **MATRIX_OPTIONS) as writer:
             for g in range(reader.num_row_groups):
                 t = reader.read_row_group(g)
                 k = t.num_rows
+                keys = t.column("variant_key").to_numpy()
                 blobs = t.column("alleles").combine_chunks()
                 valid = blobs.is_valid().to_numpy(zero_copy_only=False)
                 alleles = np.zeros((k, n_src, 2), dtype=np.int8)
@@ -243,9 +253,50 @@ def _build_matrix(src_root: Path, dest_root: Path, n_src: int, order: np.ndarray
                     alleles[valid] = np.frombuffer(b"".join(blobs.filter(pa.array(valid)).to_pylist()),
                                                    np.int8).reshape(-1, n_src, 2)
                 phased = np.frombuffer(b"".join(t.column("phased").to_pylist()), np.int8).reshape(k, n_src)
-                table = matrix_table(t.column("variant_key").to_numpy(), t.column("pos").to_numpy(),
-                                     t.column("allele").to_numpy(), alleles[:, order], valid, phased[:, order])
-                writer.write_table(table, row_group_size=max(1, k))
+                alleles, phased = alleles[:, order], phased[:, order]
+                if not valid.all():
+                    valid = valid.copy()
+                    _rebuild_wide_rows(src_version, keys, valid, alleles, samples, order)
+                pending.append(matrix_table(keys, t.column("pos").to_numpy(), t.column("allele").to_numpy(),
+                                            alleles, valid, phased))
+                if sum(p.num_rows for p in pending) >= per_group:
+                    _write_all(writer, pending)
+            _write_all(writer, pending)
+
+
+def _write_all(writer, tables: list) -> None:
+    if tables:
+        table = pa.concat_tables(tables).combine_chunks()
+        writer.write_table(table, row_group_size=max(1, table.num_rows))
+        tables.clear()
+
+
+def _rebuild_wide_rows(src_version: Path, keys: np.ndarray, valid: np.ndarray, alleles: np.ndarray,
+                       samples: list[str], order: np.ndarray) -> None:
+    """Fill the null rows (valid False) from the genotypes table's GT text, for the kept samples;
+    a row stays null only if one of their calls needs an allele number above 127."""
+    import duckdb
+    rows = {int(keys[i]): i for i in np.flatnonzero(~valid)}
+    column_of = {samples[j]: c for c, j in enumerate(order)}
+    con = duckdb.connect()
+    try:
+        calls = con.execute(f"SELECT variant_key, sample, gt FROM read_parquet('{src_version}/genotypes/*/*.parquet') "
+                            "WHERE list_contains(?, variant_key)", [list(rows)]).fetchall()
+    finally:
+        con.close()
+    wide = set()
+    for key, sample, gt in calls:
+        c = column_of.get(sample)
+        if c is None:
+            continue  # a sample left out of this extract
+        parts = gt.replace("|", "/").split("/")
+        numbers = [-1 if a == "." else int(a) for a in parts[:2]] + ([-2] if len(parts) == 1 else [])
+        if max(numbers) > 127:
+            wide.add(key)
+        else:
+            alleles[rows[key], c] = numbers
+    for key, i in rows.items():
+        valid[i] = key not in wide
 
 
 def _recount_alleles(out: Path, variants: pa.Table) -> None:

@@ -529,10 +529,11 @@ def ingest_vcf(state: StateFolder, path: Path, dataset_id: str, version: str, so
                 "carriers": {"file": f"{CARRIERS}/chrom=*/*.parquet", "rows": summary.carriers,
                              "partitioning": "hive: chrom",
                              "about": "genotypes without homozygous-reference calls (sparse)"},
-                "matrix": {"file": f"{MATRIX}/chrom=*/*.parquet", "rows": summary.variants,
+                "matrix": {"file": f"{MATRIX}/chrom=*/*.parquet", "rows": summary.variants if summary.samples else 0,
                            "partitioning": "hive: chrom",
                            "about": "one row per variant, every sample's alleles as int8 pairs in samples order "
-                                    "(-1 missing, -2 none), phase as one byte per sample"},
+                                    "(-1 missing, -2 none), phase as one byte per sample; alleles null where a "
+                                    "call has an allele number above 127"},
                 "samples": {"file": SAMPLES, "rows": summary.samples},
             },
             "info_fields": [{"name": f.name, "column": f.column, "number": f.number, "type": f.type,

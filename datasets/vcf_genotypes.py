@@ -155,7 +155,7 @@ _A1, _A2 = _alleles(_PAIRS[:, 0], _PAIRS[:, 1])
 _PHASED = np.where(_PAIRS[:, 1] >= 0, _PAIRS[:, 1] & 1, 0)
 _MISSING = (_A1 == -1) | (_A2 == -1)
 # The matrix's two int8 allele numbers, as one uint16 to take in one look-up (first in the low byte).
-_ALLELE_PAIR = ((_A1.astype(np.uint16) & 0xFF) | ((_A2.astype(np.uint16) & 0xFF) << 8)).astype(np.uint16)
+_ALLELE_PAIR = np.stack([_A1, _A2], axis=1).astype(np.int8).view(np.uint16).ravel()
 _PHASED8 = _PHASED.astype(np.int8)
 _DOSAGE1 = np.where(_MISSING, -1, (_A1 == 1).astype(np.int8) + (_A2 == 1)).astype(np.int8)
 
@@ -258,9 +258,10 @@ def matrix_table(keys: np.ndarray, pos: np.ndarray, allele: np.ndarray, alleles:
 
 @dataclass
 class GenotypeWriter:
-    """Writes chunks of one worker: `genotypes/chrom=<c>/part-<i>.parquet` and the same for carriers."""
+    """Writes chunks of one worker: `genotypes/chrom=<c>/part-<i>.parquet` and the same for carriers
+    and the matrix (see MATRIX_SCHEMA)."""
 
-    root: Path  # the genotypes folder; carriers go next to it
+    root: Path  # the genotypes folder; carriers and matrix go next to it
     samples: list[str]
     rows: int = 0
     carrier_rows: int = 0

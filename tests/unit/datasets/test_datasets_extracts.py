@@ -186,6 +186,7 @@ def test_vcf_grant_with_columns_keeps_join_keys(cohort):
     d = cohort.state.project_data("proj-a") / "cohort-vcf"
     assert pq.read_schema(d / "variants.parquet").names == ["variant_key", "chrom", "pos", "ref", "alt"]
     assert set(pq.read_schema(next((d / "genotypes").glob("*/*.parquet"))).names) == {"variant_key", "pos", "sample", "gt"}
+    assert matrix_calls(d) == genotype_calls(d)  # gt granted: the matrix comes with it
 
 
 def test_a_grant_without_genotypes_gets_no_carriers_or_matrix(cohort):

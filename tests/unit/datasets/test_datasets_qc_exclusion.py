@@ -17,6 +17,7 @@ from cirn.datasets.extracts import provision_project
 from cirn.datasets.pseudonyms import project_key, pseudonym
 from cirn.datasets.qc import clinical_sex, compute_qc, record_qc, version_samples, write_qc
 from cirn.datasets.vcf import ingest_vcf
+from matrix_text import genotype_calls, matrix_calls
 from cirn.enclave import Enclave
 from cirn.policies.qc_rules import QcPolicy, SampleQc
 
@@ -58,6 +59,8 @@ def test_failed_samples_are_absent_from_every_table_and_counts_are_redone(cohort
     for table, present in _samples_everywhere(data).items():
         assert not present & gone, table
         assert len(present) == 40 - len(failed) or table == "carriers"
+    # The matrix's columns are the extract's samples, in its order.
+    assert matrix_calls(data) == genotype_calls(data)
     recount = duckdb.sql(f"SELECT variant_key, sum(dosage)::BIGINT, 2 * count(dosage) FROM "
                          f"read_parquet('{data}/genotypes/*/*.parquet') GROUP BY 1").fetchall()
     info = {r["variant_key"]: (r["info_ac"], r["info_an"]) for r in pq.read_table(data / "variants.parquet").to_pylist()}

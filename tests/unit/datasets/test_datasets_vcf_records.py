@@ -251,3 +251,40 @@ def test_a_call_past_allele_127_leaves_its_matrix_row_null(tmp_path, monkeypatch
         calls = genotype_calls(out)
         assert {k: v for k, v in matrix_calls(out).items() if v is not None} == \
             {k: v for k, v in calls.items() if k[0] == matrix[0]["variant_key"]}
+
+
+def test_an_extract_matrix_keeps_the_calls_of_its_samples(tmp_path):
+    # Phased, haploid, missing and multi-allelic calls, and a 130-ALT record whose only call past
+    # allele 127 is sample B's: without B the extract's row holds every kept call (its being null
+    # would tell that a left-out sample has such a call); with B it stays null.
+    from cirn.datasets.extracts import _build_vcf
+    from cirn.datasets.pseudonyms import Pseudonymiser
+    from cirn.datasets.vcf import ingest_vcf
+    from cirn.datasets.withdrawals import WithdrawnSet
+    from cirn.state import StateFolder
+    alts = [a + b + c + d for a in "ACGT" for b in "ACGT" for c in "ACGT" for d in "ACGT"][:130]
+    wide = "chrX\t7000000\t.\tA\t" + ",".join(alts) + "\t70\tPASS\t.\tGT\t0/1\t0/130\t2|3\t./."
+    path = write_bgzip(tmp_path / "awkward.vcf.gz", HEADER + "\n".join(RECORDS + [wide]) + "\n")
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    state = StateFolder(tmp_path / "home")
+    state.ensure()
+    dv = ingest_vcf(state, tmp_path / "awkward.vcf.gz", "awk", "1", run_qc=False)
+    ps = Pseudonymiser(b"k" * 32)
+    for gone, null_rows in ((WithdrawnSet(samples={"B"}), 0), (WithdrawnSet(), 130)):
+        out = tmp_path / f"extract-{null_rows}"
+        out.mkdir()
+        _build_vcf(dv, out, None, ps, gone)
+        samples = pq.read_table(out / "samples.parquet").column("sample").to_pylist()
+        assert len(samples) == 4 - len(gone.samples)
+        assert (ps("sample", "B") in samples) == (not gone.samples)
+        matrix = pq.read_table(out / "matrix").to_pylist()
+        assert sum(r["alleles"] is None for r in matrix) == null_rows
+        assert {len(r["phased"]) for r in matrix} == {len(samples)}
+        calls = {k: v for k, v in matrix_calls(out).items() if v is not None}
+        expected = genotype_calls(out)
+        if null_rows:
+            wide_keys = {r["variant_key"] for r in matrix if r["alleles"] is None}
+            expected = {k: v for k, v in expected.items() if k[0] not in wide_keys}
+        assert calls == expected
+        assert "0|1" in calls.values() and "1" in calls.values() and "./." in calls.values()
+        assert ("2|3" in calls.values()) == (not null_rows)  # the rebuilt wide row
