@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -107,6 +108,17 @@ def test_provision_and_read_back_with_duckdb(home, published):
         JOIN '{data}/cohort/table.parquet' c ON c.sample_id = g.sample
         WHERE g.chrom = 'chr1' GROUP BY 1""").fetchall()
     assert rows and all(an > 0 for _, _, an in rows)
+    # The matrix: a row per variant with every kept sample's call, in the extract's samples order.
+    order = [r[0] for r in con.sql(f"SELECT sample FROM '{data}/cohort-vcf/samples.parquet'").fetchall()]
+    matrix = con.sql(f"SELECT variant_key, alleles FROM read_parquet('{data}/cohort-vcf/matrix/chrom=chr1/*.parquet') "
+                     "ORDER BY variant_key LIMIT 10").fetchall()
+    assert len(matrix) == 10
+    for key, blob in matrix:
+        calls = ["/".join("." if a < 0 else str(a) for a in pair)
+                 for pair in np.frombuffer(blob, np.int8).reshape(-1, 2).tolist()]
+        gt = dict(con.sql(f"SELECT sample, gt FROM read_parquet('{data}/cohort-vcf/genotypes/chrom=chr1/*.parquet') "
+                          f"WHERE variant_key = {key}").fetchall())
+        assert calls == [gt[s] for s in order]
     ids = {r[0] for r in con.sql(f"SELECT sample_id FROM '{data}/cohort/table.parquet'").fetchall()}
     assert all(i.startswith("S-") for i in ids) and len(ids) == 30
     mode = (data / "cohort" / "table.parquet").stat().st_mode & 0o777
