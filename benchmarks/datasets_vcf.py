@@ -60,6 +60,7 @@ from rich.table import Table
 
 from cirn.datasets.synth import synthesise
 from cirn.datasets.vcf import ingest_vcf
+from cirn.datasets.vcf_genotypes import gt_text
 from cirn.state import StateFolder
 
 console = Console(width=150)
@@ -147,11 +148,7 @@ def matrix_gt_text(rows, which: dict[int, int]) -> list[list[str]]:
         if which[key] != 1:
             continue  # a multi-allelic record's later rows repeat its calls
         pairs = np.frombuffer(alleles, np.int8).reshape(-1, 2).tolist()
-        texts = []
-        for (a1, a2), ph in zip(pairs, np.frombuffer(phased, np.int8).tolist()):
-            first = "." if a1 == -1 else str(a1)
-            texts.append(first if a2 == -2 else first + ("|" if ph else "/") + ("." if a2 == -1 else str(a2)))
-        out.append(texts)
+        out.append([gt_text(a1, a2, ph) for (a1, a2), ph in zip(pairs, np.frombuffer(phased, np.int8).tolist())])
     return out
 
 

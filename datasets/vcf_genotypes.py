@@ -160,6 +160,14 @@ _PHASED8 = _PHASED.astype(np.int8)
 _DOSAGE1 = np.where(_MISSING, -1, (_A1 == 1).astype(np.int8) + (_A2 == 1)).astype(np.int8)
 
 
+def gt_text(a1: int, a2: int, phased: int) -> str:
+    """GT as the VCF writes it, from allele numbers as the matrix holds them (-1 missing, -2 none)."""
+    first = "." if a1 < 0 else str(a1)
+    if a2 == -2:  # haploid
+        return first
+    return first + ("|" if phased else "/") + ("." if a2 < 0 else str(a2))
+
+
 class GtCodes:
     """Dictionary codes of GT text, stable for the whole conversion (the dictionary only grows)."""
 
@@ -203,8 +211,7 @@ class GtCodes:
         return local[inverse.reshape(key.shape)], dosage
 
     def _code(self, x1: int, x2: int, ph: int) -> int:
-        t1 = "." if x1 < 0 else str(x1)
-        text = t1 if x2 == -2 else t1 + ("|" if ph else "/") + ("." if x2 < 0 else str(x2))
+        text = gt_text(x1, x2, ph)
         if text not in self._by_text:
             self._by_text[text] = len(self._texts)
             self._texts.append(text)

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from cirn.datasets.vcf_genotypes import gt_text
+
 CIRN = Path(sys.executable).with_name("cirn")
 
 
@@ -114,8 +116,7 @@ def test_provision_and_read_back_with_duckdb(home, published):
                      "ORDER BY variant_key LIMIT 10").fetchall()
     assert len(matrix) == 10
     for key, blob in matrix:
-        calls = ["/".join("." if a < 0 else str(a) for a in pair)
-                 for pair in np.frombuffer(blob, np.int8).reshape(-1, 2).tolist()]
+        calls = [gt_text(a1, a2, 0) for a1, a2 in np.frombuffer(blob, np.int8).reshape(-1, 2).tolist()]
         gt = dict(con.sql(f"SELECT sample, gt FROM read_parquet('{data}/cohort-vcf/genotypes/chrom=chr1/*.parquet') "
                           f"WHERE variant_key = {key}").fetchall())
         assert calls == [gt[s] for s in order]

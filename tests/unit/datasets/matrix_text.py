@@ -7,12 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-
-def gt_text(a1: int, a2: int, phased: int) -> str:
-    first = "." if a1 == -1 else str(a1)
-    if a2 == -2:  # haploid
-        return first
-    return first + ("|" if phased else "/") + ("." if a2 == -1 else str(a2))
+from cirn.datasets.vcf_genotypes import gt_text
 
 
 def matrix_calls(version: Path) -> dict[tuple[int, str], str | None]:
