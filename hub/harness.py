@@ -51,6 +51,11 @@ def add_project(enclave, slug: str, title: str, members=(), *, actor: str = "tes
             projects.grant(s, actor, slug, dataset, "1")
     ws = enclave.state.project_workspace(slug)
     ws.mkdir(parents=True, exist_ok=True)
+    # provisioning writes the project's pseudonyms there; without the file the egress service
+    # holds every file of the project for review (cirn.egress.review.identifier_list)
+    ids = enclave.state.project_dir(slug) / "egress-identifiers.txt"
+    if not ids.exists():
+        ids.write_text("")
     if os.geteuid() == 0:  # the hub's tests run as root; a benchmark run by a user keeps its own folder
         os.chown(ws, CONTAINER_UID, CONTAINER_UID)
     for dataset, files in (extracts or {}).items():

@@ -23,6 +23,7 @@ from cirn.projects import spawn_decision
 
 from . import permissions as perm
 from .checking import Checker, dumps, worst
+from .identifier_list import hold_without_identifiers, identifier_list_missing
 from .models import Comment, FileReview, Release, ReleaseRequest, RequestFile, ReviewSubmission
 from .package import build_package
 from .snapshot import normalise, stage_from_workspace
@@ -301,9 +302,12 @@ class ReleaseDesk:
             todo = [(f.id, f.path, f.sha256) for f in req.files if f.verdict is None]
             project = req.project
         results = {}
+        no_identifiers = identifier_list_missing(self.enclave.state.project_dir(project))
         for file_id, path, sha in todo:
             data = self.store.read_verified(sha)
             results[file_id] = self.checker.scan(project, path, data)
+            if no_identifiers:
+                results[file_id] = hold_without_identifiers(project, results[file_id])
         with self.enclave.db.session() as s:
             req = self._load(s, request_id, lock=True)
             if req.state is not RequestState.submitted:

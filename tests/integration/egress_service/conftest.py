@@ -17,11 +17,13 @@ import pytest
 import requests
 
 from cirn import projects
+from cirn.datasets.extracts import EGRESS_IDENTIFIERS
 from cirn.enclave import Enclave
 from cirn.hub.auth import set_account
 from cirn.hub.harness import new_hub
 
 PASSWORD = "correct horse battery"
+PLANTED_ID = "P-7K2M9QXW4TBN3HZD"  # a pseudonym on both projects' identifier lists
 PEOPLE = {"alice": ["researchers"], "amy": ["researchers"], "bob": ["researchers"],
           "rev1": ["egress-reviewers"], "rev2": ["egress-reviewers"],
           "rita": ["egress-reviewers", "researchers"]}
@@ -129,6 +131,8 @@ def make_world(home, prefix) -> World:
         ws = enclave.state.project_workspace(slug)
         ws.mkdir(parents=True)
         os.chown(ws, 1000, 1000)
+        # as provisioning leaves it; a project without one has every file held for review
+        (enclave.state.project_dir(slug) / EGRESS_IDENTIFIERS).write_text(f"{PLANTED_ID}\n")
     hub = new_hub(home)
     return World(enclave, hub, prefix)
 

@@ -9,6 +9,7 @@ import pytest
 
 from cirn import projects
 from cirn.enclave import Enclave
+from cirn.egress.review.checking import PROJECT_IDENTIFIERS
 from cirn.egress.review.desk import ReleaseDesk
 from cirn.egress.review.permissions import Person
 
@@ -40,6 +41,8 @@ def enclave(tmp_path):
                 projects.add_member(s, "test", slug, m)
     for slug in ("alpha", "beta"):
         e.state.project_workspace(slug).mkdir(parents=True)
+        # as provisioning leaves it (a project without the list has its files held: test_identifier_list)
+        (e.state.project_dir(slug) / PROJECT_IDENTIFIERS).write_text("P-AAAAAAAAAAAAAAAA\n")
     return e
 
 
