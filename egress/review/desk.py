@@ -26,6 +26,7 @@ from .checking import Checker, dumps, worst
 from .identifier_list import hold_without_identifiers, identifier_list_missing
 from .models import Comment, FileReview, Release, ReleaseRequest, RequestFile, ReviewSubmission
 from .package import build_package
+from .previews import hold_unseen, needs_override
 from .snapshot import normalise, stage_from_workspace
 from .states import EVENTS, FileDecision, Party, RequestState, Visibility, check_transition
 from .store import ContentStore, Staged
@@ -305,9 +306,10 @@ class ReleaseDesk:
         no_identifiers = identifier_list_missing(self.enclave.state.project_dir(project))
         for file_id, path, sha in todo:
             data = self.store.read_verified(sha)
-            results[file_id] = self.checker.scan(project, path, data)
+            results[file_id] = hold_unseen(self.checker.scan(project, path, data), data, path,
+                                           self.enclave.policy.egress)
             if no_identifiers:
-                results[file_id] = hold_without_identifiers(project, results[file_id])
+                results[file_id] = hold_without_identifiers(project, results[file_id], path)
         with self.enclave.db.session() as s:
             req = self._load(s, request_id, lock=True)
             if req.state is not RequestState.submitted:
@@ -361,8 +363,11 @@ class ReleaseDesk:
             if any(x.reviewer == person.name and x.round == req.round for x in req.submissions):
                 raise Conflict(f"{person.name} has already submitted a review of round {req.round}; "
                                "decisions cannot be changed after that")
-            if decision_ is FileDecision.approve and f.verdict == "block" and not override_reason:
-                raise InvalidSubmission(f"{f.path} has a block finding: approving it needs a written override "
+            if decision_ is FileDecision.approve and not override_reason and (f.verdict == "block"
+                                                                              or needs_override(f.findings)):
+                what = ("a block finding" if any(x["severity"] == "block" for x in f.findings) or f.verdict == "block"
+                        else "content the review page cannot show in full")
+                raise InvalidSubmission(f"{f.path} has {what}: approving it needs a written override "
                                         "reason saying why it is safe anyway")
             if decision_ is not FileDecision.approve and not comment:
                 raise InvalidSubmission("say what must change (or why it is rejected) in a comment")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .checking import PROJECT_IDENTIFIERS, worst
+from .checking import PROJECT_IDENTIFIERS
+from .holds import add_findings
 
 CHECK = "identifier.list-missing"
 
@@ -28,13 +29,6 @@ def missing_list_finding(project: str) -> dict:
                        "(an admin restores the list by provisioning the project again)"}
 
 
-def hold_without_identifiers(project: str, result: tuple[str, str, list[dict]]) -> tuple[str, str, list[dict]]:
-    """(kind, verdict, reports) of one file's scan, held for review: the finding goes on the
-    file's own report (the first), and the verdict is at least `review`."""
-    kind, verdict, reports = result
-    reports = [dict(r) for r in reports] or [{"path": "", "sha256": "", "kind": kind, "verdict": verdict,
-                                              "findings": []}]
-    first = reports[0]
-    first["findings"] = list(first.get("findings", [])) + [missing_list_finding(project)]
-    first["verdict"] = worst([first.get("verdict", "pass"), "review"])
-    return kind, worst([verdict, "review"]), reports
+def hold_without_identifiers(project: str, result, path: str = ""):
+    """(kind, verdict, reports) of one file's scan, held for review."""
+    return add_findings(result, path, [missing_list_finding(project)])

@@ -16,6 +16,7 @@ from cirn.egress.review.states import InvalidTransition
 from cirn.egress.review.store import Tampered, TooLarge
 
 from .auth import container_project, is_reviewer
+from .banners import banner
 
 log = logging.getLogger("cirn.egress.service")
 
@@ -121,7 +122,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     def get_template_namespace(self):
         ns = super().get_template_namespace()
-        ns.update(base=self.base, person=self.person, hub_prefix=self.hub_auth.hub_prefix)
+        ns.update(base=self.base, person=self.person, hub_prefix=self.hub_auth.hub_prefix, banner=banner)
         return ns
 
 

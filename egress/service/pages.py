@@ -3,16 +3,16 @@ reviewer's queue and per-file views. Forms post back here with the hub's XSRF to
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from tornado import web
 
 from cirn.egress.review import permissions as perm
+from cirn.egress.review.previews import IMAGE_TYPES, part_of
 from cirn.egress.review.snapshot import list_workspace
 
 from .api import Package
+from .banners import done_query
 from .handlers import BaseHandler
-from .render import image_type, render
+from .render import render
 from .views import request_dict
 
 
@@ -37,7 +37,7 @@ class NewRequest(BaseHandler):
         files = [{"path": p, "justification": self.get_argument(f"justification:{p}", "")} for p in paths]
         rid = await self.run(self.desk.submit, self.person, project, files, self.get_argument("reason", ""))
         self.checks.schedule(rid)
-        self.redirect(f"{self.base}requests/{rid}?msg=" + quote("Submitted: the files were copied and are being checked."))
+        self.redirect(f"{self.base}requests/{rid}" + done_query("submitted"))
 
 
 class RequestPage(BaseHandler):
@@ -53,29 +53,28 @@ class RequestForm(BaseHandler):
 
     async def post(self, rid, action):
         rid, p, d, arg = self.int_arg(rid, "request"), self.person, self.desk, self.get_argument
-        msg = "Done."
         if action == "withdraw":
             await self.run(d.withdraw, p, rid)
-            msg = "The request was withdrawn."
+            done = "withdrawn"
         elif action == "decide":
             await self.run(d.decide, p, rid, self.int_arg(arg("file_id", ""), "file"), arg("decision", ""),
                            arg("comment", ""), arg("visibility", "requester"), arg("override_reason", ""))
-            msg = "Decision recorded; submit your review when every file is decided."
+            done = "decided"
         elif action == "review":
-            state = await self.run(d.submit_review, p, rid)
-            msg = f"Review submitted; the request is now {state.value.replace('_', ' ')}."
+            await self.run(d.submit_review, p, rid)
+            done = "reviewed"
         elif action == "reject":
             await self.run(d.reject, p, rid, arg("comment", ""))
-            msg = "The request was rejected."
+            done = "rejected"
         elif action == "revoke":
             await self.run(d.revoke, p, rid, arg("reason", ""))
-            msg = "The release was revoked."
+            done = "revoked"
         elif action == "release":
             await self.run(d.release, rid, p)
-            msg = "The package was built."
+            done = "released"
         elif action == "comment":
             await self.run(d.comment, p, rid, arg("body", ""), arg("visibility", "requester"))
-            msg = "Comment added."
+            done = "commented"
         elif action == "resubmit":
             req = await self.run(d.get, p, rid)
             update, remove = [], []
@@ -91,10 +90,10 @@ class RequestForm(BaseHandler):
                     update.append({"path": line.strip(), "justification": ""})
             await self.run(d.resubmit, p, rid, update, remove)
             self.checks.schedule(rid)
-            msg = "Resubmitted: new snapshots were taken and are being checked."
+            done = "resubmitted"
         else:
             raise web.HTTPError(404, f"there is no action {action!r}")
-        self.redirect(f"{self.base}requests/{rid}?msg=" + quote(msg))
+        self.redirect(f"{self.base}requests/{rid}" + done_query(done))
 
 
 class FilePage(BaseHandler):
@@ -107,7 +106,8 @@ class FilePage(BaseHandler):
         f, data = await self.run(self.desk.blob, self.person, rid, fid)
         d = request_dict(req, self.person)
         fd = next(x for x in d["files"] if x["id"] == fid)
-        body = await self.run(render, f.path, f.kind, data, fd["findings"], f"{self.base}requests/{rid}/files/{fid}/raw")
+        body = await self.run(render, f.path, f.kind, data, fd["findings"], f"{self.base}requests/{rid}/files/{fid}/raw",
+                              self.desk.enclave.policy.egress)
         self.render("file.html", r=d, f=fd, body=body)
 
 
@@ -118,9 +118,10 @@ class RawImage(BaseHandler):
         if not perm.user_can_review(self.person, req):
             raise web.HTTPError(403, "file content is shown to egress reviewers only")
         f, data = await self.run(self.desk.blob, self.person, rid, fid)
-        mime = image_type(f.path)
-        if not mime or mime == "image/svg+xml":
+        part = part_of(data, f.path)  # by content, as the file page decides: a name says nothing
+        if part.view != "image":
             raise web.HTTPError(404, f"{f.path} is not an image; open its page to see it")
+        mime = IMAGE_TYPES[part.fmt]
         self.set_header("Content-Type", mime)
         self.set_header("Content-Disposition", "inline")
         self.finish(data)

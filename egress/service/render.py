@@ -1,26 +1,29 @@
 """Per-file views for reviewers: notebooks through nbconvert (sanitised, no scripts) with findings
-marked at their cell, tables with flagged cells highlighted, images shown, text with the finding
-spans highlighted. Everything returned is HTML safe to put in a page (escaped or sanitised)."""
+marked at their cell and every attachment and representation listed, tables with flagged cells
+highlighted, images shown, text with the finding spans highlighted, documents as their text,
+archives as the list of their members, each drawn in turn. Which view a file gets is decided by
+cirn.egress.review.previews (the desk holds what has none); a view that shows only part says so.
+Everything returned is HTML safe to put in a page (escaped or sanitised)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import html
 import io
 import re
 
+from cirn.egress.review import previews
+from cirn.egress.review.previews import MAX_ROWS, MAX_TEXT, Part
+
 CELL_RE = re.compile(r"^cell (\d+)")
 ROW_RE = re.compile(r"^row (\d+), column '(.*)'$")
 HEADER_RE = re.compile(r"^header, column '(.*)'$")
 LINE_RE = re.compile(r"^line (\d+), col (\d+)")
-MAX_ROWS = 1000
-MAX_TEXT = 2_000_000
-IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
-               "svg": "image/svg+xml", "webp": "image/webp"}
-
-
-def image_type(path: str) -> str | None:
-    return IMAGE_TYPES.get(path.rsplit(".", 1)[-1].lower()) if "." in path else None
+# The representations nbconvert's HTML exporter picks from, best first (its display_data_priority).
+NBCONVERT_PRIORITY = ("text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png", "image/jpeg",
+                      "text/markdown", "text/plain")
 
 
 def _decode(data: bytes) -> str:
@@ -60,10 +63,12 @@ def render_notebook(data: bytes, findings: list[dict]) -> str:
         if m:
             by_cell.setdefault(int(m.group(1)), []).append(f)
     cells = []
+    extras = notebook_extras(nb)
     for cell in nb.cells:
         for output in cell.get("outputs", []) or []:
             data = output.get("data") or {}
-            # Scripts never run here; without them nbconvert shows the HTML or text form instead.
+            # Scripts never run here; without them nbconvert shows the HTML or text form instead
+            # (their text is listed with the other representations, below the notebook).
             for mime in [m for m in data if "javascript" in m or "widget" in m]:
                 del data[mime]
     for i, cell in enumerate(nb.cells, start=1):
@@ -76,10 +81,61 @@ def render_notebook(data: bytes, findings: list[dict]) -> str:
     nb.cells = cells
     exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_anchor_links=True)
     body, _ = exporter.from_notebook_node(nb)
-    return f"<div class='cirn-notebook'>{_sanitise(body)}</div>"
+    return f"<div class='cirn-notebook'>{_sanitise(body)}</div>{extras}"
+
+
+def _shown_representation(data: dict) -> str | None:
+    return next((m for m in NBCONVERT_PRIORITY if m in data), None)
+
+
+def _representation(mime: str, payload) -> str:
+    """One attachment or output representation, drawn as itself when it is a raster image and
+    as escaped text otherwise (never as markup: this part of the page is not sanitised)."""
+    text = "".join(payload) if isinstance(payload, list) else payload
+    if not isinstance(text, str):
+        import json
+        text = json.dumps(text, ensure_ascii=False, indent=1)
+    fmt = next((k for k, v in previews.IMAGE_TYPES.items() if v == mime), None)
+    if fmt:
+        try:
+            raw = base64.b64decode("".join(text.split()), validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if raw and previews.part_of(raw, f"x.{fmt}").view == "image":
+            return f"<img class='cirn-image' alt='{html.escape(mime)}' src='data:{mime};base64,{base64.b64encode(raw).decode()}'>"
+    return f"<pre class='cirn-text'>{html.escape(text)}</pre>"
+
+
+def notebook_extras(nb) -> str:
+    """Every cell attachment, and every output representation nbconvert does not draw (the ones
+    of lower priority than the one shown, custom MIME types, scripts and widget state): the
+    reviewer sees all that the file would carry out, not only its rendered face."""
+    rows = []
+    for i, cell in enumerate(nb.cells, start=1):
+        for name, bundle in (cell.get("attachments") or {}).items():
+            for mime, payload in (bundle or {}).items():
+                rows.append((f"cell {i}, attachment {name!r}", mime, payload))
+        for k, output in enumerate(cell.get("outputs", []) or [], start=1):
+            data = output.get("data") or {}
+            shown = _shown_representation(data)
+            for mime, payload in data.items():
+                if mime != shown:
+                    rows.append((f"cell {i}, output {k}", mime, payload))
+            if output.get("metadata"):
+                rows.append((f"cell {i}, output {k}", "metadata", output["metadata"]))
+    if not rows:
+        return ""
+    out = [f"<section class='cirn-extras' id='notebook-extras'><h2 class='h6 mt-4'>Attachments and other "
+           f"representations ({len(rows)}), not drawn above</h2>"]
+    for where, mime, payload in rows:
+        out.append(f"<div class='cirn-extra'><div><strong>{html.escape(where)}</strong> · <code>{html.escape(mime)}"
+                   f"</code></div>{_representation(mime, payload)}</div>")
+    out.append("</section>")
+    return "".join(out)
 
 
 def render_table(data: bytes, path: str, findings: list[dict]) -> str:
+    """The table, or its text view (saying why) when it cannot be read as a table."""
     text = _decode(data)
     delimiter = "\t" if path.lower().endswith((".tsv", ".tab")) else ","
     if delimiter == ",":
@@ -87,7 +143,11 @@ def render_table(data: bytes, path: str, findings: list[dict]) -> str:
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
         except csv.Error:
             pass
-    rows = list(_rows(text, delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        return (f"<p class='alert alert-warning cirn-fallback'>This file cannot be read as a table ({html.escape(str(exc))}); "
+                "it is shown as text instead.</p>" + render_text(data, findings))
     if not rows:
         return "<p>(empty table)</p>"
     header = rows[0]
@@ -117,25 +177,27 @@ def render_table(data: bytes, path: str, findings: list[dict]) -> str:
         out.append(f"<tr><td>{i}</td>" + "".join(cell(i, names[k], v, "td") for k, v in enumerate(row)) + "</tr>")
     out.append("</tbody></table>")
     if len(rows) - 1 > MAX_ROWS:
-        out.append(f"<p class='text-muted'>{len(rows) - 1 - MAX_ROWS} more rows not shown.</p>")
+        out.insert(0, _truncation(f"the first {MAX_ROWS} of its {len(rows) - 1} rows"))
     return "".join(out)
 
 
-def _rows(text: str, delimiter: str):
-    try:
-        yield from csv.reader(io.StringIO(text), delimiter=delimiter)
-    except csv.Error:
-        return
+def _truncation(what: str) -> str:
+    return (f"<p class='alert alert-warning cirn-truncated'>This view shows only {what}; the rest is not shown "
+            "here. Approving the file needs a written override reason.</p>")
 
 
 def render_text(data: bytes, findings: list[dict]) -> str:
-    text = _decode(data[:MAX_TEXT])
+    text = _decode(data)
+    notice = ""
+    if len(text) > MAX_TEXT:
+        notice = _truncation(f"the first {MAX_TEXT} of its {len(text)} characters")
+        text = text[:MAX_TEXT]
     marks: dict[int, list[tuple[int, dict]]] = {}
     for f in findings:
         m = LINE_RE.match(f.get("location", ""))
         if m:
             marks.setdefault(int(m.group(1)), []).append((int(m.group(2)), f))
-    out = ["<pre class='cirn-text'>"]
+    out = [notice, "<pre class='cirn-text'>"]
     for n, line in enumerate(text.splitlines(), start=1):
         hits = sorted(marks.get(n, []), key=lambda h: h[0])
         if not hits:
@@ -158,18 +220,106 @@ def render_text(data: bytes, findings: list[dict]) -> str:
     return "".join(out)
 
 
-def render(path: str, kind: str | None, data: bytes, findings: list[dict], raw_url: str) -> str:
-    lower = path.lower()
-    if lower.endswith(".ipynb") or kind == "notebook":
+def document_text(data: bytes, fmt: str) -> list[tuple[str, str]]:
+    """(where, text) of a PDF's pages or an office document's parts."""
+    if fmt == "pdf":
+        from pypdf import PdfReader
+
+        from cirn.egress.checks.pdf_text import MAX_PAGES, _quiet_pypdf
+        with _quiet_pypdf():
+            reader = PdfReader(io.BytesIO(data))
+            pages = list(reader.pages)
+            out = [(f"page {n}", page.extract_text() or "") for n, page in enumerate(pages[:MAX_PAGES], start=1)]
+        if len(pages) > MAX_PAGES:
+            out.append(("", f"[only the first {MAX_PAGES} of {len(pages)} pages are shown]"))
+        return out
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts = sorted(n for n in zf.namelist() if n.endswith(".xml") and not n.startswith(("[Content_Types]", "_rels/")))
+        out = []
+        for part in parts:
+            xml = zf.read(part).decode("utf-8", "replace")
+            text = re.sub(r"<[^>]+>", " ", re.sub(r"</w:p>|</a:p>|</w:tr>", "\n", xml))
+            text = "\n".join(" ".join(line.split()) for line in html.unescape(text).splitlines())
+            if text.strip():
+                out.append((part, text.strip()))
+        return out
+
+
+def render_document(data: bytes, fmt: str, findings: list[dict]) -> str:
+    """The document's text, part by part (figures and embedded objects are not drawn: the checks
+    hold every document for review for that reason)."""
+    try:
+        parts = document_text(data, fmt)
+    except Exception as exc:  # a damaged document: the findings say it could not be read
+        return f"<p class='text-danger'>The document could not be read ({html.escape(type(exc).__name__)}).</p>"
+    out = ["<p class='text-muted'>The text of the document; figures and embedded objects are not drawn.</p>"]
+    for where, text in parts:
+        out.append(f"<h3 class='h6 mt-3'>{html.escape(where)}</h3>" if where else "")
+        hits = [f for f in findings if f.get("location", "").startswith(f"{where}, ")] if where else []
+        located = [dict(f, location=f["location"][len(where) + 2:]) for f in hits]
+        out.append(render_text(text.encode("utf-8"), located))
+    return "<div class='cirn-document'>" + "".join(out) + "</div>"
+
+
+def render_archive(part: Part, findings: list[dict], policy, depth: int) -> str:
+    """The members of an archive, listed, then each drawn with its own findings."""
+    inner, problems = previews.members(part, policy)
+    out = [f"<div class='cirn-archive' data-archive='{html.escape(part.label)}'>",
+           f"<p>{len(inner)} member{'' if len(inner) == 1 else 's'}:</p><ul class='cirn-members'>"]
+    for m in inner:
+        name = m.label.rsplit("!/", 1)[-1]
+        out.append(f"<li data-member='{html.escape(name)}'><code>{html.escape(name)}</code> · {len(m.data)} bytes · "
+                   f"{html.escape(m.fmt or m.kind)}{'' if m.view else ' · <strong>no preview</strong>'}</li>")
+    out.append("</ul>")
+    for p in problems:
+        out.append(f"<p class='text-danger'>{html.escape(p)}</p>")
+    for m in inner:
+        mine = [f for f in findings if f.get("file") == m.label]
+        out.append(f"<section class='cirn-member' data-member='{html.escape(m.label.rsplit('!/', 1)[-1])}'>"
+                   f"<h3 class='h6 mt-3'><code>{html.escape(m.label)}</code></h3>"
+                   f"{render_part(m, mine, '', policy, depth + 1, findings)}</section>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def _inline_image(part: Part) -> str:
+    mime = previews.IMAGE_TYPES[part.fmt]
+    return (f"<img class='cirn-image' alt='{html.escape(part.label)}' "
+            f"src='data:{mime};base64,{base64.b64encode(part.data).decode()}'>")
+
+
+def render_part(part: Part, findings: list[dict], raw_url: str, policy, depth: int = 0,
+                every_finding: list[dict] | None = None) -> str:
+    view = part.view
+    if view == "archive" and depth >= previews.MAX_DEPTH:
+        view = None
+    if view == "notebook":
         try:
-            return render_notebook(data, findings)
+            return render_notebook(part.data, findings)
         except Exception as exc:
             return f"<p class='text-danger'>The notebook could not be rendered ({html.escape(type(exc).__name__)}).</p>"
-    if image_type(path) and image_type(path) != "image/svg+xml":
-        return f"<img class='cirn-image' alt='{html.escape(path)}' src='{html.escape(raw_url)}'>"
-    if kind == "table" and lower.endswith((".csv", ".tsv", ".tab", ".txt")):
-        return render_table(data, path, findings)
-    if kind in ("text", "table", None) or lower.endswith((".txt", ".md", ".csv", ".tsv", ".json", ".html", ".svg", ".log")):
-        return render_text(data, findings)
-    return (f"<p class='text-muted'>No preview for a {html.escape(kind or 'binary')} file "
-            f"({len(data)} bytes); the findings above are what the checks saw.</p>")
+    if view == "image":
+        return _inline_image(part) if not raw_url else \
+            f"<img class='cirn-image' alt='{html.escape(part.label)}' src='{html.escape(raw_url)}'>"
+    if view == "table":
+        return render_table(part.data, part.label, findings)
+    if view == "text":
+        return render_text(part.data, findings)
+    if view == "document":
+        return render_document(part.data, part.fmt, findings)
+    if view == "archive":
+        return render_archive(part, every_finding if every_finding is not None else findings, policy, depth)
+    return (f"<p class='alert alert-warning cirn-no-preview'>No preview for a {html.escape(part.fmt or part.kind)} "
+            f"file ({len(part.data)} bytes): the reviewer cannot see its content, so approving it needs a "
+            "written override reason. The findings above are what the checks saw.</p>")
+
+
+def render(path: str, kind: str | None, data: bytes, findings: list[dict], raw_url: str, policy=None) -> str:
+    """The file's view; `findings` are the file's and its members' (each with its report's
+    `file`, as RequestFile.findings gives them)."""
+    if policy is None:
+        from cirn.policies.egress_rules import EgressPolicy
+        policy = EgressPolicy()
+    own = [f for f in findings if f.get("file", path) == path]
+    return render_part(previews.part_of(data, path), own, raw_url, policy, 0, findings)

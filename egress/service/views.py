@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cirn.egress.review import permissions as perm
+from cirn.egress.review.previews import needs_override
 from cirn.egress.review.states import FINAL, RequestState, actions_from
 
 
@@ -26,6 +27,7 @@ def file_dict(f, req, person, reviews) -> dict:
     return {
         "id": f.id, "path": f.path, "sha256": f.sha256, "size": f.size, "kind": f.kind, "verdict": f.verdict,
         "justification": f.justification, "round": f.round, "findings": f.findings,
+        "needs_override": f.verdict == "block" or needs_override(f.findings),
         "decisions": [{"reviewer": r.reviewer, "decision": r.decision.value, "override_reason": r.override_reason,
                        "at": r.at.isoformat()} for r in reviews if r.file_id == f.id],
     }
