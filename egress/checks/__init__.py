@@ -14,3 +14,10 @@ from .scan import ScanInputError, scan_bytes, scan_paths
 
 __all__ = ["FileReport", "Finding", "IdentifierListError", "IdentifierSet", "ScanContext", "ScanInputError",
            "ScanReport", "Verdict", "scan_bytes", "scan_paths"]
+
+# For the review service's previews (cirn.egress.review.previews): it shows the reviewer each part
+# the checks read, so it sniffs and opens files exactly as they do.
+from .archives import ArchiveReader, Budget  # noqa: E402
+from .sniff import Sniffed, sniff  # noqa: E402
+
+__all__ += ["ArchiveReader", "Budget", "Sniffed", "sniff"]

@@ -24,6 +24,7 @@ from cirn.projects import spawn_decision
 from . import permissions as perm
 from .checking import Checker, dumps, worst
 from .identifier_list import hold_without_identifiers, identifier_list_missing
+from . import manifest_scan as text_scan
 from .models import Comment, FileReview, Release, ReleaseRequest, RequestFile, ReviewSubmission
 from .package import build_package
 from .previews import hold_unseen, needs_override
@@ -302,6 +303,7 @@ class ReleaseDesk:
                 return
             todo = [(f.id, f.path, f.sha256) for f in req.files if f.verdict is None]
             project = req.project
+            fields = text_scan.released_text(req)
         results = {}
         no_identifiers = identifier_list_missing(self.enclave.state.project_dir(project))
         for file_id, path, sha in todo:
@@ -310,6 +312,7 @@ class ReleaseDesk:
                                            self.enclave.policy.egress)
             if no_identifiers:
                 results[file_id] = hold_without_identifiers(project, results[file_id], path)
+        text_findings = text_scan.scan_fields(self.checker, project, fields)
         with self.enclave.db.session() as s:
             req = self._load(s, request_id, lock=True)
             if req.state is not RequestState.submitted:
@@ -320,7 +323,10 @@ class ReleaseDesk:
                     f.findings_json = dumps(reports)
                     audit.record(s, "egress-service", EVENTS["scan"], req.subject, path=f.path, sha256=f.sha256,
                                  verdict=f.verdict, findings=sum(len(r.get("findings", [])) for r in reports))
-            req.verdict = worst(f.verdict or "block" for f in req.files)
+            req.text_findings_json = dumps(text_findings)
+            audit.record(s, "egress-service", EVENTS["scan"], req.subject, path=text_scan.TEXT_NAME,
+                         verdict=text_scan.verdict(text_findings), findings=len(text_findings))
+            req.verdict = worst([*(f.verdict or "block" for f in req.files), text_scan.verdict(text_findings)])
             self._apply(s, req, "check", Party.system, "egress-service", verdict=req.verdict)
 
     # -- reviewers --------------------------------------------------------------------------
@@ -332,8 +338,26 @@ class ReleaseDesk:
 
     @staticmethod
     def required_approvals(req: ReleaseRequest) -> int:
-        """The two-person rule: any `review` or `block` finding needs two independent approvals."""
-        return 2 if any(f.verdict in ("review", "block", None) for f in req.files) else 1
+        """The two-person rule: any `review` or `block` finding, in a file or in the request's own
+        text, needs two independent approvals."""
+        held = any(f.verdict in ("review", "block", None) for f in req.files) or bool(req.text_findings)
+        return 2 if held else 1
+
+    def _scan_comment(self, project: str, author: str, round_: int, body: str) -> list[dict]:
+        """Findings of a comment the requester will see (and the manifest will carry); one with a
+        `block` finding is refused, so that nothing in it has to be overridden."""
+        found = text_scan.scan_fields(self.checker, project, [text_scan.comment_field(author, round_, body)])
+        if text_scan.blocking(found):
+            raise InvalidSubmission("the comment is released with the package, and the checks found "
+                                    f"{text_scan.describe(text_scan.blocking(found))}; rephrase it without that, "
+                                    "or make it visible to reviewers only")
+        return found
+
+    @staticmethod
+    def _add_text_findings(req: ReleaseRequest, found: list[dict]) -> None:
+        if found:
+            req.text_findings_json = dumps(req.text_findings + found)
+            req.verdict = worst([req.verdict or "pass", text_scan.verdict(found)])
 
     def decide(self, person: perm.Person, request_id: int, file_id: int, decision: str, comment: str = "",
                visibility: str = "requester", override_reason: str = "") -> None:
@@ -347,6 +371,13 @@ class ReleaseDesk:
             raise InvalidSubmission(f"visibility {visibility!r} is not one of reviewers, requester") from None
         comment = _text(comment, "the comment")
         override_reason = _text(override_reason, "the override reason")
+        found: list[dict] = []
+        if comment and visibility_ is Visibility.requester:
+            with self.enclave.db.session() as s:
+                req = self._load(s, request_id)
+                perm.check_user_can_review(person, req)
+                project, round_ = req.project, req.round
+            found = self._scan_comment(project, person.name, round_, comment)
         with self.enclave.db.session() as s:
             req = self._load(s, request_id, lock=True)
             perm.check_user_can_review(person, req)
@@ -382,6 +413,7 @@ class ReleaseDesk:
             if comment:
                 req.comments.append(Comment(file_id=f.id, author=person.name, body=comment,
                                             visibility=visibility_, round=req.round))
+                self._add_text_findings(req, found)
             s.flush()
             audit.record(s, person.name, EVENTS["decide"], req.subject, path=f.path, sha256=f.sha256,
                          decision=decision_.value, override_reason=override_reason or None, comment=comment or None,
@@ -401,6 +433,11 @@ class ReleaseDesk:
             undecided = [f.path for f in req.files if f.id not in mine]
             if undecided:
                 raise Conflict(f"decide on every file first; undecided: {', '.join(undecided)}")
+            blocked_text = text_scan.blocking(req.text_findings)
+            if blocked_text and all(x.decision is FileDecision.approve for x in mine.values()):
+                raise Conflict(f"request {request_id} cannot be approved: its own text, released in the package's "
+                               f"manifest, has {text_scan.describe(blocked_text)}; ask for changes so that the "
+                               "requester rewrites it")
             req.submissions.append(ReviewSubmission(request_id=req.id, reviewer=person.name, round=req.round))
             s.flush()
             audit.record(s, person.name, EVENTS["submit_review"], req.subject, round=req.round,
@@ -463,16 +500,33 @@ class ReleaseDesk:
             visibility_ = Visibility(visibility or "requester")
         except ValueError:
             raise InvalidSubmission(f"visibility {visibility!r} is not one of reviewers, requester") from None
+        found: list[dict] = []
+        if visibility_ is Visibility.requester:
+            with self.enclave.db.session() as s:
+                req = self._load(s, request_id)
+                perm.check_user_can_comment(person, req, visibility_)
+                self._check_comments_open(req)
+                project, round_ = req.project, req.round
+            found = self._scan_comment(project, person.name, round_, body)
         with self.enclave.db.session() as s:
             req = self._load(s, request_id, lock=True)
             perm.check_user_can_comment(person, req, visibility_)
+            if visibility_ is Visibility.requester:
+                self._check_comments_open(req)  # again, under the lock
             if file_id is not None and not any(f.id == file_id for f in req.files):
                 raise NotFound(f"request {request_id} has no file {file_id}")
             req.comments.append(Comment(file_id=file_id, author=person.name, body=body, visibility=visibility_,
                                         round=req.round))
+            self._add_text_findings(req, found)
             s.flush()
             audit.record(s, person.name, EVENTS["comment"], req.subject, visibility=visibility_.value,
                          file_id=file_id, body=body)
+
+    @staticmethod
+    def _check_comments_open(req: ReleaseRequest) -> None:
+        if req.state in text_scan.FROZEN:
+            raise Conflict(f"request {req.id} is {req.state.value}: comments the requester sees are released in "
+                           "its package's manifest, so they froze at approval; add a reviewers-only comment instead")
 
     def package_for_download(self, person: perm.Person, request_id: int) -> tuple[Path, Release]:
         with self.enclave.db.session() as s:

@@ -26,6 +26,8 @@ class ReleaseRequest(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     round: Mapped[int] = mapped_column(Integer, default=1)  # +1 at each resubmission
     verdict: Mapped[str | None] = mapped_column(String(8), nullable=True)  # overall scan verdict
+    # findings of the request's own text (manifest_scan): it leaves in manifest.json, so it is checked too
+    text_findings_json: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -41,6 +43,10 @@ class ReleaseRequest(Base):
     @property
     def subject(self) -> str:
         return f"egress-request/{self.id}"
+
+    @property
+    def text_findings(self) -> list[dict]:
+        return json.loads(self.text_findings_json or "[]")
 
 
 class RequestFile(Base):

@@ -75,7 +75,7 @@ def _truncated(view: str | None, data: bytes) -> bool:
 
 
 def part_of(data: bytes, label: str) -> Part:
-    from cirn.egress.checks.sniff import sniff
+    from cirn.egress.checks import sniff
 
     s = sniff(data, label)
     view = view_of(s.kind, s.fmt)
@@ -85,7 +85,7 @@ def part_of(data: bytes, label: str) -> Part:
 def members(part: Part, policy) -> tuple[list[Part], list[str]]:
     """An archive's members as parts, and the problems met opening it (each is something the
     reviewer cannot see). Read with the checks' own archive reader and limits."""
-    from cirn.egress.checks.archives import ArchiveReader, Budget
+    from cirn.egress.checks import ArchiveReader, Budget
 
     budget = Budget(min(policy.archive.max_expanded_bytes, MAX_EXPANDED))
     reader = ArchiveReader(part.data, part.fmt, policy.archive, budget, policy.max_file_bytes, name=part.label)

@@ -40,12 +40,15 @@ def openapi(base: str) -> dict:
                           "properties": {"status": {"type": "integer"}, "error": {"type": "string"}}},
                 "Finding": {"type": "object", "properties": {
                     "check": {"type": "string"}, "severity": {"type": "string", "enum": ["pass", "review", "block"]},
-                    "location": {"type": "string"}, "message": {"type": "string"}, "file": {"type": "string"}}},
+                    "location": {"type": "string"}, "message": {"type": "string"}, "file": {"type": "string"},
+                    "field": {"type": "string", "description": "for a finding in the request's own text: the field"}}},
                 "File": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "path": {"type": "string"}, "sha256": {"type": "string"},
                     "size": {"type": "integer"}, "kind": {"type": "string", "nullable": True},
                     "verdict": {"type": "string", "nullable": True}, "justification": {"type": "string"},
-                    "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}}},
+                    "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
+                    "needs_override": {"type": "boolean", "description": "approving it needs an override reason "
+                                       "(a block finding, or content the review page cannot show in full)"}}},
                 "Request": {"type": "object", "required": ["id", "project", "requester", "state"], "properties": {
                     "id": {"type": "integer"}, "project": {"type": "string"}, "requester": {"type": "string"},
                     "state": {"type": "string", "enum": ["submitted", "checked", "in_review", "approved",
@@ -53,7 +56,10 @@ def openapi(base: str) -> dict:
                                                          "withdrawn", "revoked"]},
                     "reason": {"type": "string"}, "round": {"type": "integer"},
                     "verdict": {"type": "string", "nullable": True},
-                    "files": {"type": "array", "items": {"$ref": "#/components/schemas/File"}}}},
+                    "files": {"type": "array", "items": {"$ref": "#/components/schemas/File"}},
+                    "text_findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"},
+                                      "description": "findings in the request's reason, paths, justifications "
+                                                     "and the comments the requester sees"}}},
                 "RequestList": {"type": "object", "properties": {
                     "requests": {"type": "array", "items": {"$ref": "#/components/schemas/Request"}}}},
                 "NewRequest": {"type": "object", "required": ["project", "files"], "properties": {

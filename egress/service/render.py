@@ -21,6 +21,7 @@ CELL_RE = re.compile(r"^cell (\d+)")
 ROW_RE = re.compile(r"^row (\d+), column '(.*)'$")
 HEADER_RE = re.compile(r"^header, column '(.*)'$")
 LINE_RE = re.compile(r"^line (\d+), col (\d+)")
+MAX_PAGES = 2000  # of a PDF drawn as text, as many as the checks read (cirn.egress.checks.pdf_text)
 # The representations nbconvert's HTML exporter picks from, best first (its display_data_priority).
 NBCONVERT_PRIORITY = ("text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png", "image/jpeg",
                       "text/markdown", "text/plain")
@@ -223,13 +224,14 @@ def render_text(data: bytes, findings: list[dict]) -> str:
 def document_text(data: bytes, fmt: str) -> list[tuple[str, str]]:
     """(where, text) of a PDF's pages or an office document's parts."""
     if fmt == "pdf":
+        import logging
+
         from pypdf import PdfReader
 
-        from cirn.egress.checks.pdf_text import MAX_PAGES, _quiet_pypdf
-        with _quiet_pypdf():
-            reader = PdfReader(io.BytesIO(data))
-            pages = list(reader.pages)
-            out = [(f"page {n}", page.extract_text() or "") for n, page in enumerate(pages[:MAX_PAGES], start=1)]
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # it warns for every flaw it repairs
+        reader = PdfReader(io.BytesIO(data))
+        pages = list(reader.pages)
+        out = [(f"page {n}", page.extract_text() or "") for n, page in enumerate(pages[:MAX_PAGES], start=1)]
         if len(pages) > MAX_PAGES:
             out.append(("", f"[only the first {MAX_PAGES} of {len(pages)} pages are shown]"))
         return out

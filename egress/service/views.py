@@ -46,6 +46,7 @@ def request_dict(req, person, brief: bool = False) -> dict:
     out["comments"] = [{"id": c.id, "author": c.author, "body": c.body, "visibility": c.visibility.value,
                         "file_id": c.file_id, "round": c.round, "at": c.at.isoformat()}
                        for c in req.comments if perm.user_can_see_comment(person, req, c)]
+    out["text_findings"] = req.text_findings  # of the reason, paths, justifications and comments (manifest_scan)
     out["reviews"] = [{"reviewer": s.reviewer, "round": s.round, "at": s.at.isoformat()} for s in req.submissions]
     out["release"] = None if req.release is None else {
         "package": req.release.package, "sha256": req.release.sha256, "size": req.release.size,
