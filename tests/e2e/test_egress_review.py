@@ -147,3 +147,60 @@ def test_researcher_reviewers_and_a_verified_package(browser, enclave_hub, tmp_p
         assert z.read(inner["files/out/counts.csv"]) == b"group,count\nA,0\nB,40\nC,25\n"
     researcher.close()
     reviewers.close()
+
+
+def test_the_reviewer_sees_an_archive_and_an_unseen_member_needs_an_override(browser, enclave_hub):
+    """Issue 22 in the browser: the request's text is checked (an e-mail address in the reason shows
+    on the request), the banner is a fixed text, an archive's members are listed and drawn, and a
+    member with no preview cannot be approved without a written override."""
+    import io
+    import zipfile
+
+    hub, slug, enclave = enclave_hub
+    ws = enclave.state.project_workspace(slug)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("tables/ages.csv", "group,count\nA,30\nB,25\n")
+        z.writestr("model/weights.bin", bytes(range(256)) * 4)
+    (ws / "out" / "bundle.zip").write_bytes(buf.getvalue())
+    researcher = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = researcher.new_page()
+    page.set_default_timeout(60_000)
+    login(page, hub, "alice")
+    page.goto(f"{hub.url}/services/egress/new?project={slug}")
+    page.locator("#workspace-files tr[data-path='out/bundle.zip'] input[type=checkbox]").check()
+    page.fill("#reason", "the model; questions to amy.lee@example.org")
+    page.click("#submit-request")
+    page.wait_for_selector("#flash")
+    assert "?done=submitted" in page.url
+    assert page.locator("#flash").inner_text() == "Submitted: the files were copied and are being checked."
+    rid = int(page.url.split("/requests/")[1].split("?")[0])
+    wait_checked(page)
+    assert "the request's reason" in page.locator("#text-findings").inner_text()  # the e-mail address
+
+    rp = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    rp.set_default_timeout(60_000)
+    login(rp, hub, "rev1")
+    rp.goto(f"{hub.url}/services/egress/requests/{rid}")
+    assert "needs 2 approving reviewers" in rp.inner_text("body")
+    rp.locator(".cirn-file[data-file='out/bundle.zip'] a.view-file").click()
+    assert rp.locator("ul.cirn-members li").count() == 2
+    assert rp.locator("li[data-member='tables/ages.csv']").count() == 1
+    assert rp.locator("li[data-member='model/weights.bin']").inner_text().endswith("no preview")
+    assert rp.locator("section.cirn-member table.cirn-table td", has_text="30").count() == 1
+    assert "No preview for a binary file" in rp.locator("#file-view").inner_text()
+    # approving without an override is refused by the service, whatever the page sends
+    rp.goto(f"{hub.url}/services/egress/requests/{rid}")
+    form = rp.locator(".cirn-file[data-file='out/bundle.zip'] form.decide-form")
+    form.locator("select[name=decision]").select_option("approve")
+    form.locator("button[type=submit]").click()
+    assert "override reason" in rp.locator("#error-message").inner_text()
+    rp.goto(f"{hub.url}/services/egress/requests/{rid}")
+    form = rp.locator(".cirn-file[data-file='out/bundle.zip'] form.decide-form")
+    form.locator("select[name=decision]").select_option("approve")
+    form.locator("input[name=override_reason]").fill("weights checked offline: no rows")
+    form.locator("button[type=submit]").click()
+    rp.wait_for_selector("#flash")
+    assert rp.locator("#flash").inner_text() == "Decision recorded; submit your review when every file is decided."
+    assert "weights checked offline" in rp.locator(".cirn-file[data-file='out/bundle.zip'] .decision").inner_text()
+    researcher.close()
