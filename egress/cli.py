@@ -44,6 +44,19 @@ def project_identifiers_file(environ: dict) -> Path | None:
     return path if path.is_file() else None
 
 
+def hold_without_identifier_list(report, project: str) -> None:
+    """In a project context whose identifier list is missing, every file gets the `review`
+    finding the review service gives it (cirn.egress.review.identifier_list), so a scan
+    without the project's pseudonyms never reports `pass`."""
+    from cirn.egress.checks import Finding, Verdict
+    from cirn.egress.review.identifier_list import missing_list_finding
+
+    f = missing_list_finding(project)
+    for fr in report.files:
+        if "!/" not in fr.path:
+            fr.findings.append(Finding(f["check"], Verdict.REVIEW, f["location"], f["message"]))
+
+
 def render_text(report) -> str:
     lines = [f"overall: {report.verdict.label.upper()} ({len(report.files)} files)"]
     for fr in report.files:
@@ -81,8 +94,11 @@ def register(main: click.Group) -> None:
             policy = load_policy(policy_file or os.environ.get("CIRN_POLICY") or None).egress
         except ValueError as exc:
             _fail(str(exc), EXIT_USAGE)
+        missing_list_of = None
         if identifiers_file is None:
             identifiers_file = project_identifiers_file(dict(os.environ))
+            if identifiers_file is None and os.environ.get("CIRN_PROJECT"):
+                missing_list_of = os.environ["CIRN_PROJECT"]  # held below, never passed silently
         try:
             identifiers = IdentifierSet.from_file(identifiers_file) if identifiers_file else IdentifierSet.empty()
         except CirnError as exc:
@@ -93,6 +109,8 @@ def register(main: click.Group) -> None:
             _fail(str(exc), EXIT_UNREADABLE)
         except CirnError as exc:  # e.g. the policy's NER model is not installed
             _fail(str(exc), EXIT_USAGE)
+        if missing_list_of:
+            hold_without_identifier_list(report, missing_list_of)
         if fmt == "json":
             click.echo(report.to_json())
         else:

@@ -148,3 +148,17 @@ def test_real_command_error_is_one_line(release):
     proc = run_real("does-not-exist.csv", cwd=release)
     assert proc.returncode == 3 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == ["error: does-not-exist.csv does not exist; give files or folders to scan"]
+
+
+def test_project_context_without_an_identifier_list_holds_every_file(release):
+    """Issue 22: a project whose identifier list is missing is not scanned silently without it."""
+    (release / "projects" / "nolist").mkdir(parents=True)
+    proc = run("--format", "json", "out/fine.csv", cwd=release,
+               env_extra={"CIRN_PROJECT": "nolist", "CIRN_HOME": str(release)})
+    assert proc.returncode == 10, proc.stderr
+    [f] = json.loads(proc.stdout)["files"]
+    assert f["verdict"] == "review" and [x["check"] for x in f["findings"]] == ["identifier.list-missing"]
+    # an explicit --identifiers list needs no project list
+    proc = run("--identifiers", release / "ids.txt", "out/fine.csv", cwd=release,
+               env_extra={"CIRN_PROJECT": "nolist", "CIRN_HOME": str(release)})
+    assert proc.returncode == 0, proc.stdout
