@@ -275,6 +275,10 @@ class ReleaseDesk:
                 if not req.files:
                     raise InvalidSubmission("a resubmitted request must still hold at least one file; "
                                             "withdraw it instead")
+                restaged = {path for _, path, _ in staged}
+                for f in req.files:  # a justification copied from the old reason follows the new one
+                    if f.path not in restaged and new_reason != req.reason and f.justification == req.reason:
+                        f.justification = new_reason
                 req.reason, req.state, req.verdict, req.updated_at = new_reason, step.target, None, utcnow()
                 s.flush()
                 audit.record(s, person.name, step.event, req.subject, project=project, round=req.round,

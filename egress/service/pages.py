@@ -88,7 +88,8 @@ class RequestForm(BaseHandler):
             for line in arg("add", "").splitlines():
                 if line.strip():
                     update.append({"path": line.strip(), "justification": ""})
-            await self.run(d.resubmit, p, rid, update, remove)
+            reason = arg("reason", None)  # the request's text is checked again: a flagged reason can be rewritten
+            await self.run(d.resubmit, p, rid, update, remove, reason.strip() if reason is not None else None)
             self.checks.schedule(rid)
             done = "resubmitted"
         else:

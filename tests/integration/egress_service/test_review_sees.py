@@ -87,6 +87,16 @@ def test_an_identifier_in_the_reason_shows_on_the_request_and_blocks_approval(wo
     # a reviewer's comment for the requester carrying the identifier is refused
     r = rev1.api("POST", f"requests/{rid}/comments", json={"body": f"remove {PLANTED_ID} from the reason"})
     assert r.status_code == 400 and "released with the package" in r.json()["error"]
+    # the reviewer asks for changes; the requester rewrites the reason in the resubmit form
+    r = rev1.api("POST", f"requests/{rid}/files/{fid}/decision",
+                 json={"decision": "request_changes", "comment": "take the participant ID out of the reason"})
+    assert r.status_code == 200 and rev1.api("POST", f"requests/{rid}/review", json={}).json()["state"] == "changes_requested"
+    assert 'id="resubmit-reason"' in alice.http.get(f"{alice.base}requests/{rid}", timeout=30).text
+    r = alice.post_form(f"requests/{rid}/resubmit", {"reason": "a mean for the paper", "file:mean.txt": "keep",
+                                                     "justification:mean.txt": req["files"][0]["justification"]})
+    assert r.status_code == 200 and r.url.endswith("?done=resubmitted")
+    req = world.wait_state(alice, rid)
+    assert req["text_findings"] == [] and req["verdict"] == "pass" and req["reason"] == "a mean for the paper"
 
 
 def test_a_project_without_an_identifier_list_has_its_files_held(world):

@@ -48,13 +48,13 @@ def test_an_identifier_in_the_reason_blocks_the_request_until_the_requester_rewr
         d.submit_review(people["rev1"], rid)
     d.decide(people["rev1"], rid, fid, "request_changes", comment="take the ID out of the reason")
     assert d.submit_review(people["rev1"], rid) is RequestState.changes_requested
-    # the file's justification was the old reason (it is copied when a file has none): both are rewritten
+    # the file's justification was the old reason (it is copied when a file has none)
     assert PSEUDONYM in req.files[0].justification
-    d.resubmit(people["alice"], rid, files=[{"path": "notes.txt", "justification": "a mean, of 40 people"}],
-               reason="numbers for the paper")
+    d.resubmit(people["alice"], rid, reason="numbers for the paper")  # the copied justification follows
     d.run_checks(rid)
     req = d.get(people["rev1"], rid)
     assert req.text_findings == [] and req.verdict == "pass" and d.required_approvals(req) == 1
+    assert req.files[0].justification == "numbers for the paper"
     assert approve(d, people["rev2"], rid) is RequestState.released
 
 
