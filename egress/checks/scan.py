@@ -23,6 +23,7 @@ from .findings import FileReport, Finding, ScanReport, Verdict
 from .identifiers import IdentifierSet
 from .locations import DelimitedLocator, LineIndex
 from .notebooks import scan_notebook
+from .parquet_limits import parquet_oversize
 from .pdf_text import scan_pdf
 from .sniff import detect_delimiter, sniff
 from .text import scan_text
@@ -204,6 +205,9 @@ def _scan_delimited(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
 
 
 def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
+    too_large = parquet_oversize(data, ctx.policy.table_limits)
+    if too_large:  # measured before reading: a few hundred bytes can decode to gigabytes
+        return [Finding("size.table-expanded", Verdict.BLOCK, "file", f"{too_large}; it was not read")]
     try:
         df = tr.read_parquet(data)
     except tr.TableReadError as exc:
