@@ -29,11 +29,26 @@ def long_parquet(rows: int = 30_000_000) -> bytes:
     return buf.getvalue()
 
 
-def gzip_text(megabytes: int, line: bytes = b"stable follow up visit, no change\n") -> bytes:
-    """Text that gzip packs about 300-fold: a small .gz that takes long to check once opened."""
+PHONE_LINES = b"visit 2024-01-15, call 010-1234-5678 about 900101-1234567\n"
+
+
+def gzip_text(megabytes: int, line: bytes = PHONE_LINES) -> bytes:
+    """Text that gzip packs a few hundred-fold: a small .gz that takes long to check once opened
+    (every line is a candidate for the personal-information recognizers)."""
     block = line * (1_000_000 // len(line))
     out = io.BytesIO()
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0) as gz:
         for _ in range(megabytes):
             gz.write(block)
+    return out.getvalue()
+
+
+def many_members_zip(members: int = 3000, content: bytes = b"sample SMP000777\n") -> bytes:
+    """A small zip whose report is large: one member, and one finding, per entry."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(members):
+            zf.writestr(f"part{i:05d}.txt", content)
     return out.getvalue()
