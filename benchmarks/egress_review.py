@@ -6,6 +6,10 @@ for), how long the checks took to drain, p50/p95 latency of the reviewer's queue
 the queue API, and the content store's size against the raw bytes submitted.
 
     .venv/bin/python benchmarks/egress_review.py [--requests 200] [--files 5] [--threads 4]
+    .venv/bin/python benchmarks/egress_review.py --compare-sandbox   # checks in-process, then sandboxed
+--compare-sandbox runs the whole benchmark twice in one run, against a fresh enclave each time:
+first with the checks in the service's own process (policy egress.sandbox.enabled: false), then
+in its checks worker processes (the shipped policy), and prints the ratio of the drain times.
 """
 
 from __future__ import annotations
@@ -69,9 +73,30 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=5)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--queue-samples", type=int, default=40)
+    ap.add_argument("--compare-sandbox", action="store_true",
+                    help="run twice: checks in the service's process, then in its worker processes; print the ratio")
     args = ap.parse_args()
+    if not args.compare_sandbox:
+        print(json.dumps(run(args), indent=1))
+        return
+    results = {"in_process": run(args, sandbox=False), "sandboxed": run(args, sandbox=True)}
+    results["sandboxed_vs_in_process_checks_drained"] = round(
+        results["sandboxed"]["checks_drained_after_s"] / results["in_process"]["checks_drained_after_s"], 3)
+    print(json.dumps(results, indent=1))
 
+
+def run(args, sandbox: bool | None = None) -> dict:
     home = Path(tempfile.mkdtemp(prefix="cirn-bench-egress-"))
+    env = {}
+    if sandbox is not None:
+        import yaml
+
+        from cirn.policies import load_policy
+        raw = yaml.safe_load(open(load_policy.__globals__["DEFAULT_POLICY"], encoding="utf-8"))
+        raw["egress"]["sandbox"]["enabled"] = sandbox
+        policy_file = home.parent / f"{home.name}-policy.yaml"
+        policy_file.write_text(yaml.safe_dump(raw, allow_unicode=True))
+        env["CIRN_POLICY"] = str(policy_file)
     enclave = fresh_enclave(home)
     slug = "b" + uuid.uuid4().hex[:6] + "-bench"
     with enclave.db.session() as s:
@@ -80,7 +105,7 @@ def main() -> None:
     ws = add_project(enclave, slug, "Benchmark", ["alice"], actor="bench")
     plan, raw_bytes = make_files(ws, args.requests, args.files)
 
-    hub = new_hub(home)
+    hub = new_hub(home, env=env)
     hub.start()
     try:
         deadline = time.time() + 120
@@ -148,7 +173,7 @@ def main() -> None:
             "raw_bytes": raw_bytes, "store_bytes": store_bytes, "store_blobs": blobs,
             "store_vs_raw": round(store_bytes / raw_bytes, 3),
         }
-        print(json.dumps(result, indent=1))
+        return result
     finally:
         hub.stop()
 

@@ -61,9 +61,21 @@ class _Worker:
     buffer: bytearray = field(default_factory=bytearray)
 
 
+def can_switch_accounts() -> bool:
+    """Root, or an account holding CAP_SETUID and CAP_SETGID (bits 7 and 6 of CapEff)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        status = dict(line.split(":", 1) for line in open("/proc/self/status", encoding="ascii"))
+        return int(status["CapEff"], 16) & 0xC0 == 0xC0
+    except (OSError, KeyError, ValueError):
+        return False
+
+
 def worker_account(name: str) -> tuple[int, int] | None:
-    """(uid, gid) the workers switch to: only when this process is root, and never root itself."""
-    if os.geteuid() != 0:
+    """(uid, gid) the workers switch to, when this process may switch accounts; never root.
+    Otherwise None: the workers keep this process's account (limits and clean environment still hold)."""
+    if not can_switch_accounts():
         return None
     try:
         entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)

@@ -95,13 +95,25 @@ def _samples() -> list[tuple[bytes, str]]:
     return samples
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
 def _drop_privileges(uid: int, gid: int) -> None:
-    if os.geteuid() == 0 or os.getuid() == 0:
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
+    """Switch to uid/gid for good: from root, or from an account given CAP_SETUID and CAP_SETGID
+    (a service unit's AmbientCapabilities), which keeps its capabilities across the switch
+    unless they are cleared here."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    no_capabilities = (_CapData * 2)()
+    libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), no_capabilities)  # _LINUX_CAPABILITY_VERSION_3
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise SystemExit("the checks worker still runs as root; it refuses to read files")
