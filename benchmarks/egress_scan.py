@@ -163,7 +163,7 @@ def main() -> int:
     scan_paths([workdir / "warmup.txt"], context=context)
     sandbox = None
     if args.sandbox:
-        from cirn.egress.checks.sandbox import ScanSandbox
+        from cirn.egress.checks import ScanSandbox
         sandbox = ScanSandbox(policy, workers=1)
         scan_paths([workdir / "warmup.txt"], policy, sandbox=sandbox)  # the worker has loaded the engine
     for label, path in (("csv", csv_path), ("notebook", nb_path)):

@@ -105,7 +105,7 @@ def _scan_with_progress(scan_paths, paths, policy, identifiers):
     The files are checked in one worker process (policy egress.sandbox) unless the policy says not to."""
     from contextlib import nullcontext
 
-    from cirn.egress.checks.sandbox import ScanSandbox
+    from cirn.egress.checks import ScanSandbox
 
     with ScanSandbox(policy, workers=1) if policy.sandbox.enabled else nullcontext() as sandbox:
         if not sys.stderr.isatty():

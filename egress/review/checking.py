@@ -42,7 +42,7 @@ class Checker:
             return None
         with self._sandbox_lock:
             if self._sandbox is None:
-                from cirn.egress.checks.sandbox import ScanSandbox
+                from cirn.egress.checks import ScanSandbox
                 self._sandbox = ScanSandbox(self.policy)
             return self._sandbox
 
