@@ -170,7 +170,11 @@ class ScanSandbox:
         worker = self._idle.get()
         try:
             if not worker.ready:
-                self._await_ready(worker)
+                try:
+                    self._await_ready(worker)
+                except SandboxError:
+                    worker = self._replace(worker)  # the next file tries a fresh worker
+                    raise
             try:
                 if key not in worker.contexts:
                     self._send(worker, {"op": "context", "key": key, "identifiers": words})

@@ -174,9 +174,7 @@ def main() -> int:
             ctx = ScanContext(policy, IdentifierSet(job["identifiers"]))
             for shared in ("pii", "pii_severity", "tables"):  # built from the policy alone: load once
                 ctx.__dict__[shared] = getattr(base, shared)
-            if len(contexts) >= 16:
-                contexts.pop(next(iter(contexts)))
-            contexts[job["key"]] = ctx
+            contexts[job["key"]] = ctx  # kept for the worker's life: the parent remembers what it sent
             continue
         data = read_frame(stdin)
         if data is None:
