@@ -133,3 +133,69 @@ def test_root_is_refused_as_the_workers_account(monkeypatch):
 def test_wall_time_below_cpu_time_is_refused():
     with pytest.raises(ValueError, match="wall_seconds"):
         EgressPolicy(sandbox=SandboxLimits(cpu_seconds=60, wall_seconds=30))
+
+
+def _one_of_each_type() -> dict[str, bytes]:
+    import bz2
+    import io
+    import lzma
+    import zipfile
+
+    import nbformat
+    import openpyxl
+    import polars as pl
+    from pypdf import PdfWriter
+
+    files = {
+        "notes-cp949.txt": "환자 성명: 김민준 010-1234-5678 P0001234\n".encode("cp949"),
+        "notes-latin1.txt": "Ünïcode é P0001234 rs12345 0/1 S0001\n".encode("latin-1"),
+        "calls.vcf": b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t100\trs1\tA\tG\t.\t.\t.\n",
+        "counts.csv.bz2": bz2.compress(b"region,n\nA,3\nB,40\n"),
+        "counts.csv.xz": lzma.compress(b"region,n\nA,3\nB,40\n"),
+        "figure.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><circle cx="1" cy="2" r="3"/></svg>',
+        "figure.png": b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
+        "cohort.db": b"SQLite format 3\0" + b"\0" * 100,
+        "table.html": b"<html><table><tr><th>g</th><th>n</th></tr><tr><td>a</td><td>4</td></tr></table></html>",
+        "reads.fa": b">seq1\nACGTACGTACGTACGTACGTACGTACGTACGTACGT\n",
+    }
+    doc = io.BytesIO()
+    with zipfile.ZipFile(doc, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document><w:p>patient P0001234</w:p></w:document>")
+    files["letter.docx"] = doc.getvalue()
+    wb = openpyxl.Workbook()
+    wb.active.append(["region", "n"])
+    wb.active.append(["A", 3])
+    hidden = wb.create_sheet("ids")
+    hidden.append(["id"])
+    hidden.append(["P0001234"])
+    hidden.sheet_state = "hidden"
+    book = io.BytesIO()
+    wb.save(book)
+    files["counts.xlsx"] = book.getvalue()
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("plot()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        "image/png": "iVBORw0KGgo=", "text/html": "<table><tr><th>n</th></tr><tr><td>3</td></tr></table>"})]
+    nb.cells.append(cell)
+    files["analysis.ipynb"] = nbformat.writes(nb).encode()
+    pdf = PdfWriter()
+    pdf.add_blank_page(100, 100)
+    out = io.BytesIO()
+    pdf.write(out)
+    files["report.pdf"] = out.getvalue()
+    table = io.BytesIO()
+    pl.DataFrame({"sample": ["P0001234", "x"], "n": [3, 50]}).write_parquet(table)
+    files["samples.parquet"] = table.getvalue()
+    return files
+
+
+def test_workers_report_what_the_checks_report_in_process_for_every_file_type(ctx):
+    # As root the workers switch account after loading the engine; a module a check imports
+    # only later (and that account cannot read) would show here as a difference.
+    from cirn.egress.checks import scan_bytes
+
+    with ScanSandbox(ctx.policy, workers=1) as pool:
+        for name, data in _one_of_each_type().items():
+            expected = [r.to_dict() for r in scan_bytes(data, name, ctx)]
+            assert pool.scan(data, name, ctx.identifiers) == expected, name
