@@ -10,6 +10,10 @@ content, plants known PII (and known false-positive traps) at a fixed rate, then
 
     .venv/bin/python benchmarks/egress_scan.py                      # 100 MB CSV + 20 MB notebook
     .venv/bin/python benchmarks/egress_scan.py --csv-mb 5 --notebook-mb 1   # quick
+    .venv/bin/python benchmarks/egress_scan.py --sandbox --presidio-mb 0     # in-process vs sandboxed scan
+--sandbox times the full scan twice, in this process and in a checks worker process (the
+policy's egress.sandbox limits, as `cirn egress scan` and the review service run it), and prints
+the ratio.
 Presidio is slow on 100 MB; --presidio-mb N compares both engines on the first N MB of the text
 (same text for both) while our full-file throughput is still measured on everything.
 """
@@ -128,6 +132,8 @@ def main() -> int:
     ap.add_argument("--workdir", default=None, help="where to write the generated files (default: a temporary folder)")
     ap.add_argument("--reuse", action="store_true", help="reuse the files already in --workdir")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object as well")
+    ap.add_argument("--sandbox", action="store_true",
+                    help="also scan each file in a checks worker process and print sandboxed/in-process time")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress shows up in a log file as it happens
 
@@ -151,11 +157,19 @@ def main() -> int:
 
     policy = EgressPolicy(max_file_bytes=10**12)
     figures: dict = {"cpu_cores": os.cpu_count()}
-    scan_paths([workdir / "warmup.txt"] if (workdir / "warmup.txt").write_text("x") else [], policy)  # load Presidio once
+    from cirn.egress.checks import ScanContext
+    context = ScanContext(policy)  # load Presidio once, outside the timed scans
+    (workdir / "warmup.txt").write_text("x")
+    scan_paths([workdir / "warmup.txt"], context=context)
+    sandbox = None
+    if args.sandbox:
+        from cirn.egress.checks import ScanSandbox
+        sandbox = ScanSandbox(policy, workers=1)
+        scan_paths([workdir / "warmup.txt"], policy, sandbox=sandbox)  # the worker has loaded the engine
     for label, path in (("csv", csv_path), ("notebook", nb_path)):
         size = path.stat().st_size / 1e6
         t0, c0 = time.perf_counter(), time.process_time()
-        report = scan_paths([path], policy)
+        report = scan_paths([path], context=context)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         n_pii = sum(1 for f in report.files[0].findings if f.check.startswith("pii."))
         figures[f"scan_{label}_mb_per_s"] = round(size / wall, 1)
@@ -163,6 +177,21 @@ def main() -> int:
         print(f"full scan of the {label}: {size:.1f} MB in {wall:.1f}s wall / {cpu:.1f}s CPU = "
               f"{size / wall:.1f} MB/s ({size / cpu:.1f} MB per CPU-second); verdict {report.verdict.label}, "
               f"{len(report.files[0].findings)} findings ({n_pii} PII, capped per check)")
+        if sandbox is not None:
+            t0 = time.perf_counter()
+            boxed = scan_paths([path], policy, sandbox=sandbox)
+            boxed_wall = time.perf_counter() - t0
+            same = boxed.to_dict() == report.to_dict()
+            figures[f"sandboxed_{label}_s"], figures[f"in_process_{label}_s"] = round(boxed_wall, 2), round(wall, 2)
+            figures[f"sandbox_ratio_{label}"] = round(boxed_wall / wall, 3)
+            print(f"  in a checks worker process: {boxed_wall:.1f}s wall; sandboxed / in-process = "
+                  f"{boxed_wall / wall:.3f}; same report: {same}")
+    if sandbox is not None:
+        sandbox.close()
+        total_in = sum(figures[f"in_process_{k}_s"] for k in ("csv", "notebook"))
+        total_box = sum(figures[f"sandboxed_{k}_s"] for k in ("csv", "notebook"))
+        figures["sandbox_ratio"] = round(total_box / total_in, 3)
+        print(f"sandboxed / in-process over both files: {total_box:.1f}s / {total_in:.1f}s = {total_box / total_in:.3f}")
 
     if args.presidio_mb == 0:  # our throughput only
         if args.json:

@@ -119,10 +119,17 @@ def register(main: click.Group) -> None:
 
 
 def _scan_with_progress(scan_paths, paths, policy, identifiers):
-    """A spinner with the current file on a terminal; silent when stderr is a pipe or file."""
-    if not sys.stderr.isatty():
-        return scan_paths(paths, policy, identifiers)
-    from rich.console import Console
-    console = Console(stderr=True)
-    with console.status("scanning") as status:
-        return scan_paths(paths, policy, identifiers, on_file=lambda p: status.update(f"scanning {p}"))
+    """A spinner with the current file on a terminal; silent when stderr is a pipe or file.
+    The files are checked in one worker process (policy egress.sandbox) unless the policy says not to."""
+    from contextlib import nullcontext
+
+    from cirn.egress.checks import ScanSandbox
+
+    with ScanSandbox(policy, workers=1) if policy.sandbox.enabled else nullcontext() as sandbox:
+        if not sys.stderr.isatty():
+            return scan_paths(paths, policy, identifiers, sandbox=sandbox)
+        from rich.console import Console
+        console = Console(stderr=True)
+        with console.status("scanning") as status:
+            return scan_paths(paths, policy, identifiers, sandbox=sandbox,
+                              on_file=lambda p: status.update(f"scanning {p}"))

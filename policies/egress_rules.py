@@ -34,6 +34,28 @@ class ArchiveLimits(Strict):
     max_ratio: float = Field(default=200.0, gt=1, description="Highest expanded/compressed ratio a member may have before it is treated as a bomb.")
 
 
+class TableLimits(Strict):
+    """How large a table file (Parquet) may become once read, checked from its footer and
+    dictionaries before it is read; a file over either cap is blocked unread."""
+
+    max_cells: int = Field(default=20_000_000, ge=1, description="Most values (rows times columns, nested values counted) one table file may hold.")
+    max_expanded_bytes: int = Field(default=512 * MiB, ge=1, description="Most bytes one table file may decode to (dictionary-encoded text counted as decoded).")
+
+
+class SandboxLimits(Strict):
+    """The processes the checks run in: each file is checked by a worker process that holds
+    only the file's bytes, the policy and the project's identifiers, under these limits. A file
+    that breaks one is blocked, naming the limit, and the worker is replaced."""
+
+    enabled: bool = Field(default=True, description="Check files in worker processes. false checks them inside the calling process (benchmark baselines and debugging only; never in production).")
+    workers: int = Field(default=2, ge=1, le=64, description="Worker processes; also how many release requests the review service checks at once.")
+    memory_bytes: int = Field(default=4096 * MiB, ge=256 * MiB, description="Address space of one worker (RLIMIT_AS).")
+    cpu_seconds: int = Field(default=120, ge=1, description="CPU time one file may take (RLIMIT_CPU, counted per file).")
+    wall_seconds: float = Field(default=180.0, gt=0, description="Wall-clock time one file may take before its worker is killed.")
+    output_bytes: int = Field(default=16 * MiB, ge=65536, description="Largest report a worker may send back for one file.")
+    user: str = Field(default="nobody", min_length=1, description="Account the workers run as when the caller is root (a name or a numeric uid); they never run as root.")
+
+
 class NameDetection(Strict):
     """Person names without a language model: labelled fields and name-like table columns."""
 
@@ -90,6 +112,8 @@ class EgressPolicy(Strict):
     min_sequence_length: int = Field(default=30, ge=10, description="A run of at least this many bases (ACGTN) is a raw sequence.")
     max_file_bytes: int = Field(default=100 * MiB, ge=1, description="Files larger than this are blocked without further reading.")
     archive: ArchiveLimits = ArchiveLimits()
+    table_limits: TableLimits = TableLimits()
+    sandbox: SandboxLimits = SandboxLimits()
     pii: PiiRules = PiiRules()
     names: NameDetection = NameDetection()
     ner_model: NerModel | None = Field(default=None, description="Optional offline NER model for person names; none by default.")
@@ -100,5 +124,14 @@ class EgressPolicy(Strict):
             raise ValueError(
                 f"egress.rounding_base {self.rounding_base} is too coarse for min_count {self.min_count}; "
                 "use a base below twice the minimum count, or 0 to turn rounding off"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _wall_time_covers_cpu_time(self) -> "EgressPolicy":
+        if self.sandbox.wall_seconds < self.sandbox.cpu_seconds:
+            raise ValueError(
+                f"egress.sandbox.wall_seconds {self.sandbox.wall_seconds:g} is below cpu_seconds {self.sandbox.cpu_seconds}; "
+                "a file would be killed by the clock before its CPU limit could name the reason: raise wall_seconds"
             )
         return self

@@ -41,17 +41,17 @@ def sequences(masked: MaskedText, min_length: int) -> Iterator[tuple[int, int]]:
     """Character spans of base runs long enough to be a read or a piece of a genome (at least
     three different bases, so that padding such as 'AAAA…' in base64 does not count)."""
     needle = b"B" * min_length
-    spans = []
-    for start in masked.find_all(needle):
-        end = BASE_RUN.match(masked.masked, start).end()
-        if sum(base in masked.raw[start:end].upper() for base in (b"A", b"C", b"G", b"T")) >= 3:
-            spans.append((start, end))
-    # find_all resumes after the needle; drop hits inside a run already reported
+    find, folded = masked.masked.find, masked.masked
     merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start < merged[-1][1]:
-            continue
-        merged.append((start, end))
+    start = find(needle)
+    while start >= 0:
+        end = BASE_RUN.match(folded, start).end()
+        run = masked.raw[start:end].upper()
+        if sum(base in run for base in (b"A", b"C", b"G", b"T")) >= 3:
+            merged.append((start, end))
+        # resume after the whole run: resuming after the needle re-read the run once per needle
+        # length, quadratic in its length (1 MB of 'a' took a minute)
+        start = find(needle, end)
     offsets = masked.char_offsets([s for s, _ in merged])
     for (start, end), char_start in zip(merged, offsets):
         yield char_start, char_start + (end - start)  # bases are ASCII: one byte, one character

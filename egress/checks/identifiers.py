@@ -52,6 +52,10 @@ class IdentifierSet:
     def empty(cls) -> "IdentifierSet":
         return cls(())
 
+    def words(self) -> list[str]:
+        """The identifiers kept (what a checks worker process is sent to rebuild the set)."""
+        return sorted(self._automaton.keys()) if self.count else []
+
     def __bool__(self) -> bool:
         return self.count > 0
 

@@ -23,6 +23,7 @@ from .findings import FileReport, Finding, ScanReport, Verdict
 from .identifiers import IdentifierSet
 from .locations import DelimitedLocator, LineIndex
 from .notebooks import scan_notebook
+from .parquet_limits import parquet_oversize
 from .pdf_text import scan_pdf
 from .sniff import detect_delimiter, sniff
 from .text import scan_text
@@ -38,10 +39,13 @@ class ScanInputError(CirnError):
 
 def scan_paths(paths: Iterable[str | os.PathLike], policy: EgressPolicy | None = None,
                identifiers: IdentifierSet | Iterable[str] | None = None,
-               on_file: Callable[[str], None] | None = None, context: ScanContext | None = None) -> ScanReport:
+               on_file: Callable[[str], None] | None = None, context: ScanContext | None = None,
+               sandbox=None) -> ScanReport:
     """Scan files and folders (walked recursively). Raises ScanInputError for a missing or
     unreadable path: an input the scan cannot read must never come back as `pass`.
-    `context` reuses a ScanContext (and its loaded analyzer) in place of `policy` and `identifiers`."""
+    `context` reuses a ScanContext (and its loaded analyzer) in place of `policy` and `identifiers`.
+    `sandbox` (a cirn.egress.checks.sandbox.ScanSandbox) checks each file's content in its worker
+    processes; this process then only walks, reads and sizes the files."""
     if context is not None and (policy is not None or identifiers is not None):
         raise TypeError("give the policy and identifiers in the ScanContext, not beside it")
     ctx = context or ScanContext(policy, identifiers)
@@ -50,7 +54,7 @@ def scan_paths(paths: Iterable[str | os.PathLike], policy: EgressPolicy | None =
     for path in files:
         if on_file:
             on_file(path)
-        report.files.extend(scan_file(path, ctx))
+        report.files.extend(scan_file(path, ctx, sandbox))
     return report
 
 
@@ -72,7 +76,7 @@ def _walk_error(exc: OSError) -> None:
     raise ScanInputError(f"{exc.filename} cannot be read ({exc.strerror}); fix its permissions and scan again")
 
 
-def scan_file(path: str, ctx: ScanContext) -> list[FileReport]:
+def scan_file(path: str, ctx: ScanContext, sandbox=None) -> list[FileReport]:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -89,6 +93,9 @@ def scan_file(path: str, ctx: ScanContext) -> list[FileReport]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ScanInputError(f"{path} cannot be read ({exc.strerror or exc}); fix its permissions and scan again") from None
+    if sandbox is not None:
+        from .sandbox import report_from_dict
+        return [report_from_dict(r) for r in sandbox.scan(data, path, ctx.identifiers)]
     return _scan_content(data, path, ctx, depth=0, budget=Budget(ctx.policy.archive.max_expanded_bytes))
 
 
@@ -204,6 +211,9 @@ def _scan_delimited(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
 
 
 def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
+    too_large = parquet_oversize(data, ctx.policy.table_limits)
+    if too_large:  # measured before reading: a few hundred bytes can decode to gigabytes
+        return [Finding("size.table-expanded", Verdict.BLOCK, "file", f"{too_large}; it was not read")]
     try:
         df = tr.read_parquet(data)
     except tr.TableReadError as exc:

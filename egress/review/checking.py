@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
 log = logging.getLogger("cirn.egress.review")
@@ -20,14 +21,36 @@ def worst(verdicts) -> str:
 class Checker:
     """Scans bytes under a file's own name, with the project's pseudonyms as identifiers.
 
-    The checks engine keeps its PII models in the scan context, so contexts are cached per
-    project (and rebuilt when the project's identifiers file changes).
+    With the policy's sandbox on (the default), each file is checked in one of a pool of worker
+    processes (cirn.egress.checks.sandbox), started at the first scan or at `warm_up`, which
+    hold only the file, the policy and the project's pseudonyms; this process keeps the
+    database, the keys and the audit log. Without it, the checks run here, with their PII models
+    kept in a scan context per project (rebuilt when the project's identifiers file changes).
     """
 
     def __init__(self, policy, project_dir):
         self.policy = policy          # the EgressPolicy section
         self.project_dir = project_dir  # callable slug -> Path
         self._contexts: dict[str, tuple[float, object]] = {}
+        self._sandbox = None
+        self._sandbox_lock = threading.Lock()
+
+    @property
+    def sandbox(self):
+        """The worker pool, started on first use (None when the policy turns the sandbox off)."""
+        if not self.policy.sandbox.enabled:
+            return None
+        with self._sandbox_lock:
+            if self._sandbox is None:
+                from cirn.egress.checks import ScanSandbox
+                self._sandbox = ScanSandbox(self.policy)
+            return self._sandbox
+
+    def close(self) -> None:
+        with self._sandbox_lock:
+            if self._sandbox is not None:
+                self._sandbox.close()
+                self._sandbox = None
 
     def _context(self, project: str):
         from cirn.egress.checks import IdentifierSet, ScanContext
@@ -46,7 +69,10 @@ class Checker:
         """(kind, verdict, reports) for one file; a crash of the engine blocks the file (fail closed)."""
         try:
             from cirn.egress.checks import scan_bytes
-            reports = [r.to_dict() for r in scan_bytes(data, path, self._context(project))]
+            if self.sandbox is not None:
+                reports = self.sandbox.scan(data, path, self._context(project).identifiers)
+            else:
+                reports = [r.to_dict() for r in scan_bytes(data, path, self._context(project))]
         except Exception as exc:  # the engine must never let a file through by failing
             log.exception("checks failed on %s in %s", path, project)
             reports = [{"path": path, "sha256": "", "kind": "binary", "verdict": "block", "findings": [
@@ -57,9 +83,12 @@ class Checker:
         return kind, worst(r.get("verdict", "block") for r in reports), reports
 
     def warm_up(self) -> None:
-        """Load the PII models once, so the first real submission is not the slow one."""
+        """Start the workers (or load the PII models here), so the first real submission is not the slow one."""
         try:
             from cirn.egress.checks import IdentifierSet, ScanContext, scan_bytes
+            if self.sandbox is not None:
+                self.sandbox.scan(b"warm up\n", "warmup.txt")
+                return
             scan_bytes(b"warm up, call 010-0000-0000\n", "warmup.txt", ScanContext(self.policy, IdentifierSet.empty()))
         except Exception:  # pragma: no cover - best effort
             log.exception("checks warm-up failed")

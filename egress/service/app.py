@@ -22,7 +22,8 @@ log = logging.getLogger("cirn.egress.service")
 
 
 class ChecksWorker:
-    """Runs the checks on submitted requests, one at a time, off the event loop.
+    """Runs the checks on submitted requests off the event loop, as many at a time as the policy
+    has checks workers (egress.sandbox.workers), so one slow file does not hold up the queue.
 
     Requests are queued by id; at start-up and every `sweep` seconds every request still
     `submitted` is queued again, so a restart in the middle of a scan loses nothing.
@@ -31,7 +32,7 @@ class ChecksWorker:
     def __init__(self, desk: ReleaseDesk, sweep: float = 30.0):
         self.desk = desk
         self.sweep = sweep
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="egress-checks")
+        self.pool = ThreadPoolExecutor(max_workers=desk.enclave.policy.egress.sandbox.workers, thread_name_prefix="egress-checks")
         self.queued: set[int] = set()
 
     def schedule(self, request_id: int) -> None:
