@@ -56,7 +56,9 @@ def test_bomb_and_pathological_parquet_are_blocked_while_a_clean_file_is_checked
     assert bomb_r[0]["verdict"] == "block"
     assert bomb_r[0]["findings"][0]["check"].startswith("size.sandbox-"), bomb_r
     assert parquet_r[0]["verdict"] == "block"
-    assert parquet_r[0]["findings"][0]["check"] in ("size.sandbox-memory", "blocked-type.unreadable-table"), parquet_r
+    # which limit it meets first depends on the machine's load: memory, or CPU time while decoding
+    check = parquet_r[0]["findings"][0]["check"]
+    assert check.startswith("size.sandbox-") or check == "blocked-type.unreadable-table", parquet_r
     assert done["notes.txt.gz"] < TIGHT.sandbox.wall_seconds + 5 and done["table.parquet"] < TIGHT.sandbox.wall_seconds + 5
     # the clean file did not wait for the bomb
     assert done["counts.csv"] < done["notes.txt.gz"]
