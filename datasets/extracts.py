@@ -29,6 +29,7 @@ from cirn.errors import Conflict
 from cirn.state import StateFolder
 
 from .catalog import Catalog, DatasetVersion
+from .left_out import RECOUNTED, kept_counts, recount
 from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
@@ -220,8 +221,10 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     withdrawn = np.array([gone.contains("sample", s) for s in samples], dtype=bool)
     removed = int(withdrawn.sum())
     qc_excluded = int((~keep & ~withdrawn).sum())   # a withdrawn sample counts as withdrawn only
-    if (~keep).any() and {"info_ac", "info_an", "info_af"} & set(vsel) and "dosage" in geno_cols:
-        _recount_alleles(out, variants.select(vsel))
+    if (~keep).any() and set(RECOUNTED) & set(vsel):
+        counts = kept_counts(dv.path, samples, keep)
+        pq.write_table(recount(variants.select(vsel), counts), out / "variants.parquet", compression="zstd",
+                       row_group_size=50_000)
     described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
     return Built(rows, removed, described, qc_excluded)
 
@@ -297,26 +300,6 @@ def _rebuild_wide_rows(src_version: Path, keys: np.ndarray, valid: np.ndarray, a
             alleles[rows[key], c] = numbers
     for key, i in rows.items():
         valid[i] = key not in wide
-
-
-def _recount_alleles(out: Path, variants: pa.Table) -> None:
-    """INFO AC/AN/AF counted the removed samples too; recount them from the extract's own genotypes."""
-    import duckdb
-    con = duckdb.connect()
-    counts = con.sql(f"""SELECT variant_key, sum(dosage)::BIGINT AS ac, 2 * count(dosage) AS an
-                         FROM read_parquet('{out}/genotypes/*/*.parquet') GROUP BY variant_key""").fetchall()
-    con.close()
-    by_key = {k: (ac, an) for k, ac, an in counts}
-    keys = variants.column("variant_key").to_pylist()
-    ac = [by_key.get(k, (0, 0))[0] for k in keys]
-    an = [by_key.get(k, (0, 0))[1] for k in keys]
-    new = {"info_ac": pa.array(ac, pa.int64()), "info_an": pa.array(an, pa.int64()),
-           "info_af": pa.array([a / n if n else None for a, n in zip(ac, an)], pa.float64())}
-    for name, values in new.items():
-        if name in variants.column_names:
-            i = variants.schema.get_field_index(name)
-            variants = variants.set_column(i, name, values.cast(variants.schema.field(i).type))
-    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
 
 
 def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,

@@ -98,3 +98,26 @@ def test_a_recorded_qc_run_supersedes_the_ingest_qc(cohort, tmp_path):
     key = project_key(enclave.state, "proj-a")
     data = enclave.state.project_data("proj-a") / "cohort-vcf"
     assert pseudonym(key, "sample", "SMP000018") in _samples_everywhere(data)["samples"]  # only flagged now
+
+
+def _kept_counts(dv, left_out: set[str]) -> dict[int, tuple[int, int]]:
+    """AC and AN of every variant over the catalog's genotypes of the samples not in `left_out`."""
+    rows = duckdb.execute(f"SELECT variant_key, coalesce(sum(dosage), 0)::BIGINT, 2 * count(dosage) "
+                          f"FROM read_parquet('{dv.path}/genotypes/*/*.parquet') "
+                          "WHERE NOT list_contains(?, sample) GROUP BY 1", [sorted(left_out)]).fetchall()
+    return {k: (ac, an) for k, ac, an in rows}
+
+
+def test_a_gt_grant_without_dosage_gets_allele_counts_of_its_own_samples(cohort):
+    # The recount once summed the extract's `dosage`, which a grant of gt alone does not have.
+    enclave, dv, failed = cohort
+    with enclave.db.session() as s:
+        projects.grant(s, ADMIN, "proj-a", "cohort-vcf", "1.0", ["gt", "info_ac", "info_an", "info_af"])
+    built = {e.dataset_id: e for e in provision_project(enclave, "proj-a", ADMIN)}
+    assert built["cohort-vcf"].qc_excluded == len(failed)
+    data = enclave.state.project_data("proj-a") / "cohort-vcf"
+    assert "dosage" not in pq.read_schema(next((data / "genotypes").glob("*/*.parquet"))).names
+    expected = _kept_counts(dv, failed)
+    variants = pq.read_table(data / "variants.parquet").to_pylist()
+    assert variants and all((r["info_ac"], r["info_an"]) == expected[r["variant_key"]] for r in variants)
+    assert all(r["info_af"] == pytest.approx(r["info_ac"] / r["info_an"]) for r in variants if r["info_an"])
