@@ -245,8 +245,11 @@ def register(main: click.Group) -> None:
             click.echo(f"warning: {participant!r} is in no published dataset; recorded anyway", err=True)
         click.echo(f"{participant} withdrawn" + (f" (found in {', '.join(hits)})" if hits else ""))
         if not no_reprovision:
-            done = reprovision_all(enclave, _actor())
-            click.echo(f"re-provisioned {len(done)} project(s): {', '.join(done) or '-'}")
+            result = reprovision_all(enclave, _actor())
+            click.echo(f"re-provisioned {len(result.done)} project(s): {', '.join(result.done) or '-'}")
+            if result.unreached:
+                _report_unreached(result)
+                sys.exit(1)
 
     @datasets.command("synth")
     @click.option("--participants", type=click.IntRange(1), default=200, show_default=True)
@@ -305,6 +308,21 @@ def register(main: click.Group) -> None:
             click.echo(f"{e.dataset_id}@{e.version}: {e.rows} rows at {e.path}"
                        + (f" ({'; '.join(left_out)})" if left_out else ""))
         click.echo(f"project {slug} provisioned with {len(built)} extract(s)")
+
+
+def _report_unreached(result) -> None:
+    """Name the projects a withdrawal could not reach, what was done about them, and how to finish."""
+    click.echo(f"error: {len(result.unreached)} project(s) could not be re-provisioned and still hold the "
+               "withdrawn participant's data:", err=True)
+    for slug, error in result.unreached.items():
+        state = "suspended now" if slug in result.suspended else "left as it was (not active)"
+        stopped = "" if result.stopped is None else f", {len(result.stopped.get(slug, []))} server(s) stopped"
+        click.echo(f"  {slug}: {state}{stopped}; failed: {error}", err=True)
+    if result.stopped is None:
+        click.echo("no Docker engine answered: the reconciler stops their servers on its next pass", err=True)
+    click.echo("fix the cause, then run for each:", err=True)
+    for slug in result.unreached:
+        click.echo(f"  {result.retry_command(slug)}", err=True)
 
 
 def _human(n: int) -> str:

@@ -459,9 +459,66 @@ def write_identifier_list(path: Path, identifiers: set[str]) -> None:
     os.replace(tmp, path)
 
 
-def reprovision_all(enclave, actor: str) -> dict[str, list[Extract]]:
-    """Rebuild every project's extracts, whatever its status (after a withdrawal, none may keep the data)."""
+UNREACHED_REASON = "a consent withdrawal could not be applied to this project's extracts"
+
+
+@dataclass
+class Reprovisioning:
+    """What `reprovision_all` did: the projects rebuilt, and those it could not rebuild, which it suspended."""
+
+    done: dict[str, list[Extract]] = field(default_factory=dict)
+    unreached: dict[str, str] = field(default_factory=dict)      # slug -> why its rebuild failed
+    suspended: list[str] = field(default_factory=list)           # of those, the ones this suspended
+    stopped: dict[str, list[tuple[str, str]]] | None = field(default_factory=dict)  # None: no Docker engine
+
+    def retry_command(self, slug: str) -> str:
+        """Rebuild the project, and lift the suspension only if this run made it and the rebuild worked."""
+        command = f"cirn project provision {slug}"
+        return f"{command} && cirn project resume {slug}" if slug in self.suspended else command
+
+
+def reprovision_all(enclave, actor: str) -> Reprovisioning:
+    """Rebuild every project's extracts, whatever its status (after a withdrawal, none may keep the data).
+
+    One project's failure does not stop the others. Every project not rebuilt (a failure, or an
+    interruption before its turn) is suspended at once, so that its members cannot start a server,
+    and its running containers are stopped through the Docker engine without waiting for the
+    reconciler; the caller names them with `retry_command`.
+    """
     from cirn.projects import list_projects
     with enclave.db.session() as s:
         slugs = [p.slug for p in list_projects(s)]
-    return {slug: provision_project(enclave, slug, actor) for slug in slugs}
+    result = Reprovisioning()
+    try:
+        for slug in slugs:
+            try:
+                result.done[slug] = provision_project(enclave, slug, actor)
+            except Exception as exc:  # noqa: BLE001 - named in the result; the others must still be rebuilt
+                result.unreached[slug] = str(exc) or type(exc).__name__
+    finally:
+        for slug in slugs:
+            if slug not in result.done:
+                result.unreached.setdefault(slug, "interrupted before its turn")
+        if result.unreached:
+            _suspend_unreached(enclave, actor, result)
+    return result
+
+
+def _suspend_unreached(enclave, actor: str, result: Reprovisioning) -> None:
+    from cirn.hub.containers import stop_project_containers
+    from cirn.models import ProjectStatus
+    from cirn.projects import change_status, get_project
+    for slug, error in result.unreached.items():
+        with enclave.db.session() as s:
+            if get_project(s, slug).status is ProjectStatus.active:
+                change_status(s, actor, slug, "suspend", reason=UNREACHED_REASON, error=error)
+                result.suspended.append(slug)
+    for slug in result.unreached:
+        stopped = stop_project_containers(slug)
+        if stopped is None:
+            result.stopped = None  # the reconciler stops them on its next pass: the project is suspended
+            break
+        result.stopped[slug] = stopped
+        with enclave.db.session() as s:
+            for user, _name in stopped:
+                audit.record(s, actor, "server.stopped", f"{user}/{slug}", reason=UNREACHED_REASON)
