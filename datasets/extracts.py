@@ -29,6 +29,7 @@ from cirn.errors import Conflict
 from cirn.state import StateFolder
 
 from .catalog import Catalog, DatasetVersion
+from .identifier_list import update_identifier_list
 from .left_out import RECOUNTED, kept_counts, recount
 from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
@@ -39,9 +40,6 @@ from .vcf_genotypes import (MATRIX, MATRIX_GENOTYPES_PER_GROUP, MATRIX_OPTIONS, 
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
-# Read by `cirn egress scan` in a project context (cirn.egress.cli.PROJECT_IDENTIFIERS): the
-# project's pseudonyms, one per line, in the project folder but outside every container mount.
-EGRESS_IDENTIFIERS = "egress-identifiers.txt"
 VCF_KEYS = ("variant_key", "chrom", "pos", "sample")  # always kept, so the tables still join
 GENOTYPE_COLUMNS = {"gt", "dosage"}  # the columns that say which alleles a sample has
 READS_KEYS = ("sample", "file")
@@ -429,11 +427,15 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     built = []
-    for dv, cols in versions:
-        qc = qc_verdict(state, dv) if exclude_failed and dv.kind == "vcf" else None
-        built.append(build_extract(state, slug, dv, cols, ps, gone, qc))
-        if progress:
-            progress(dv.ref)
+    try:
+        for dv, cols in versions:
+            qc = qc_verdict(state, dv) if exclude_failed and dv.kind == "vcf" else None
+            built.append(build_extract(state, slug, dv, cols, ps, gone, qc))
+            if progress:
+                progress(dv.ref)
+    finally:
+        # Also when a later extract fails: the ones already swapped in hold these pseudonyms.
+        update_identifier_list(enclave, slug, ps.issued())
     granted = {dv.dataset_id for dv, _ in versions}
     removed_extracts = []
     for child in sorted(data.iterdir()):
@@ -442,7 +444,6 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
         elif not child.name.startswith(".") and child.name not in granted:
             remove_tree(child)
             removed_extracts.append(child.name)
-    write_identifier_list(state.project_dir(slug) / EGRESS_IDENTIFIERS, ps.issued())
     with enclave.db.session() as s:
         audit.record(s, actor, "project.provisioned", slug,
                      extracts=[{"dataset": e.dataset_id, "version": e.version, "rows": e.rows,
@@ -450,13 +451,6 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
                                for e in built],
                      removed=removed_extracts, withdrawals=len(gone.participants))
     return built
-
-
-def write_identifier_list(path: Path, identifiers: set[str]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text("".join(f"{i}\n" for i in sorted(identifiers)), encoding="utf-8")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 UNREACHED_REASON = "a consent withdrawal could not be applied to this project's extracts"
