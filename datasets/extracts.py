@@ -30,7 +30,7 @@ from cirn.state import StateFolder
 
 from .catalog import Catalog, DatasetVersion
 from .identifier_list import update_identifier_list
-from .left_out import RECOUNTED, kept_counts, recount
+from .left_out import adjust_variants, info_plan, kept_counts
 from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
@@ -54,6 +54,7 @@ class Extract:
     removed: int               # withdrawn participants / samples
     qc_excluded: int = 0       # samples left out because they failed the version's QC
     qc_source: str | None = None
+    variants_dropped: int = 0  # variant rows carried only by the samples left out
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Built:
     described: list[dict]
     qc_excluded: int = 0
     notes: dict = field(default_factory=dict)
+    variants_dropped: int = 0  # variant rows only left-out samples carry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ def _sample_maps(samples: list[str], ps: Pseudonymiser, gone: WithdrawnSet, qc_f
 
 
 def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
-               gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset()) -> Built:
+               gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset(), site_info: tuple[str, ...] = ()) -> Built:
     m = dv.manifest
     samples = pq.read_table(dv.path / m["tables"]["samples"]["file"]).column("sample").to_pylist()
     keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone, qc_failed)
@@ -180,7 +182,14 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     if cols is None or set(cols) & GENOTYPE_COLUMNS:
         geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
     vsel = [c for c in variants.column_names if want is None or c in want]
-    pq.write_table(variants.select(vsel), out / "variants.parquet", compression="zstd", row_group_size=50_000)
+    variants, counts, plan = variants.select(vsel), None, None
+    if (~keep).any():
+        # Samples are left out: the rows only they carry go, and values computed over them are redone.
+        plan = info_plan(m.get("info_fields", []), vsel, "dp" in geno_cols, site_info)
+        counts = kept_counts(dv.path, samples, keep, with_dp="DP" in plan.recounted.values())
+        variants = adjust_variants(variants, counts, plan)
+    dropped = counts.dropped if counts is not None else np.array([], dtype=np.int64)
+    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
     pq.write_table(pa.table({"sample": pa.array(kept_sorted, pa.string())}), out / "samples.parquet")
     gsel = [c for c in geno_cols if want is None or c in want]
     index_of = {s: i for i, s in enumerate(samples)}
@@ -197,9 +206,9 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
             # Map this chunk's dictionary (source names) to source indices, then to ranks.
             local = np.array([index_of[s] for s in sample_col.dictionary.to_pylist()], dtype=np.int64)
             src_idx = local[sample_col.indices.to_numpy(zero_copy_only=False)]
-            row_keep = keep[src_idx]
-            new_idx = rank[src_idx]
             vk = t.column("variant_key").to_numpy()
+            row_keep = keep[src_idx] & ~np.isin(vk, dropped) if len(dropped) else keep[src_idx]
+            new_idx = rank[src_idx]
             order = np.lexsort((new_idx, vk))          # by variant, then by project-specific sample rank
             order = order[row_keep[order]]
             t = t.take(pa.array(order))
@@ -215,21 +224,19 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     if cols is None or "gt" in cols:  # the matrix holds the genotypes: only with gt granted
         # Extract sample i is kept_sorted[i]: the source sample of rank i.
         kept = np.flatnonzero(keep)
-        _build_matrix(dv.path, out / MATRIX, samples, kept[np.argsort(rank[kept])])
+        _build_matrix(dv.path, out / MATRIX, samples, kept[np.argsort(rank[kept])], dropped)
     withdrawn = np.array([gone.contains("sample", s) for s in samples], dtype=bool)
     removed = int(withdrawn.sum())
     qc_excluded = int((~keep & ~withdrawn).sum())   # a withdrawn sample counts as withdrawn only
-    if (~keep).any() and set(RECOUNTED) & set(vsel):
-        counts = kept_counts(dv.path, samples, keep)
-        pq.write_table(recount(variants.select(vsel), counts), out / "variants.parquet", compression="zstd",
-                       row_group_size=50_000)
     described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
-    return Built(rows, removed, described, qc_excluded)
+    notes = {"variants_info": plan.describe()} if plan is not None else {}
+    return Built(rows, removed, described, qc_excluded, notes, variants_dropped=len(dropped))
 
 
-def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order: np.ndarray) -> None:
+def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order: np.ndarray,
+                  dropped: np.ndarray | None = None) -> None:
     """The matrix with only the extract's samples, in its samples.parquet order (`order`: for each
-    extract sample, its position in the source `samples`).
+    extract sample, its position in the source `samples`), without the rows of `dropped` keys.
 
     A source row is null when any sample's call has an allele number above 127; here such a row is
     rebuilt from the genotypes table for the kept samples only, so whether it stays null says
@@ -245,7 +252,11 @@ def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order:
         with pq.ParquetWriter(dest, MATRIX_SCHEMA, **MATRIX_OPTIONS) as writer:
             for g in range(reader.num_row_groups):
                 t = reader.read_row_group(g)
+                if dropped is not None and len(dropped):
+                    t = t.filter(pa.array(~np.isin(t.column("variant_key").to_numpy(), dropped)))
                 k = t.num_rows
+                if not k:
+                    continue
                 keys = t.column("variant_key").to_numpy()
                 blobs = t.column("alleles").combine_chunks()
                 valid = blobs.is_valid().to_numpy(zero_copy_only=False)
@@ -372,7 +383,8 @@ BUILDERS = {"clinical": _build_clinical, "vcf": _build_vcf, "fastq": _build_read
 
 
 def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[str] | None,
-                  ps: Pseudonymiser, gone: WithdrawnSet, qc: QcVerdict | None = None) -> Extract:
+                  ps: Pseudonymiser, gone: WithdrawnSet, qc: QcVerdict | None = None,
+                  site_info: tuple[str, ...] = ()) -> Extract:
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     kind = dv.kind
@@ -382,7 +394,8 @@ def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[
     tmp = data / f".build-{dv.dataset_id}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        built = builder(dv, tmp, cols, ps, gone, qc.failed if qc else frozenset())
+        extra = {"site_info": site_info} if kind == "vcf" else {}
+        built = builder(dv, tmp, cols, ps, gone, qc.failed if qc else frozenset(), **extra)
         left_out = {"withdrawn": built.removed}
         if qc is not None:
             left_out.update(failed_qc=built.qc_excluded, qc_result=qc.source)
@@ -404,7 +417,7 @@ def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[
             remove_tree(tmp)
         raise
     return Extract(dv.dataset_id, dv.version, data / dv.dataset_id, built.rows, built.removed,
-                   built.qc_excluded, qc.source if qc else None)
+                   built.qc_excluded, qc.source if qc else None, built.variants_dropped)
 
 
 def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Extract]:
@@ -424,13 +437,14 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
                            f"Run `cirn datasets verify {dv.ref}` and restore the file")
     ps = Pseudonymiser(project_key(state, slug))
     exclude_failed = enclave.policy.qc.extracts.exclude_failed_samples
+    site_info = tuple(enclave.policy.qc.extracts.site_info_fields)
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     built = []
     try:
         for dv, cols in versions:
             qc = qc_verdict(state, dv) if exclude_failed and dv.kind == "vcf" else None
-            built.append(build_extract(state, slug, dv, cols, ps, gone, qc))
+            built.append(build_extract(state, slug, dv, cols, ps, gone, qc, site_info))
             if progress:
                 progress(dv.ref)
     finally:
@@ -447,7 +461,8 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
     with enclave.db.session() as s:
         audit.record(s, actor, "project.provisioned", slug,
                      extracts=[{"dataset": e.dataset_id, "version": e.version, "rows": e.rows,
-                                "withdrawn_removed": e.removed, "failed_qc_left_out": e.qc_excluded}
+                                "withdrawn_removed": e.removed, "failed_qc_left_out": e.qc_excluded,
+                                "variants_dropped": e.variants_dropped}
                                for e in built],
                      removed=removed_extracts, withdrawals=len(gone.participants))
     return built
