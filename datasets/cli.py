@@ -304,7 +304,8 @@ def register(main: click.Group) -> None:
             built = provision_project(enclave, slug, _actor(), progress=lambda _ref: advance(1))
         for e in built:
             left_out = ([f"{e.removed} withdrawn removed"] if e.removed else []) + (
-                [f"{e.qc_excluded} sample(s) left out: failed {e.qc_source}"] if e.qc_excluded else [])
+                [f"{e.qc_excluded} sample(s) left out: failed {e.qc_source}"] if e.qc_excluded else []) + (
+                [f"{e.variants_dropped} variant(s) only they carry dropped"] if e.variants_dropped else [])
             click.echo(f"{e.dataset_id}@{e.version}: {e.rows} rows at {e.path}"
                        + (f" ({'; '.join(left_out)})" if left_out else ""))
         click.echo(f"project {slug} provisioned with {len(built)} extract(s)")

@@ -57,6 +57,8 @@ def test_withdraw_suspends_what_it_cannot_reach_and_the_retry_finishes_it(two_pr
         retry = f"cirn project provision {b} && cirn project resume {b}"
         assert retry in proc.stderr
         assert pseudo[a] not in participants(home, a)
+        listed = (home / "projects" / a / "egress-identifiers.txt").read_text().splitlines()
+        assert pseudo[a] in listed  # workspace copies made before may still hold it
         assert pseudo[b] in participants(home, b)  # not rebuilt yet, but nobody can open it:
         server.reload()
         assert server.status == "exited"
