@@ -5,8 +5,11 @@ Layout: $CIRN_HOME/projects/<slug>/data/<dataset_id>/ with the dataset's tables 
 `dataset.json` describing the extract and, for FASTQ/BAM, files named by pseudonym (hard links,
 or rewritten copies where the file itself names the source sample; see read_pseudonyms.py).
 Samples that failed the version's QC are left out of VCF extracts when the policy says so
-(`qc.extracts.exclude_failed_samples`). Files are 0444 and folders 0555. Rows are put in a project-specific order, so that row positions do not
-line up across two projects' extracts (which would link their pseudonyms).
+(`qc.extracts.exclude_failed_samples`); a VCF extract that leaves samples out drops the variants only
+they carry and recounts or leaves out what was computed over them (left_out.py). Files are 0444 and
+folders 0555. Rows are put in a project-specific order, so that row positions do not line up across
+two projects' extracts (which would link their pseudonyms). After a withdrawal, `reprovision_all`
+rebuilds every project and suspends those it could not.
 """
 
 from __future__ import annotations

@@ -9,14 +9,12 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from cirn import projects
 from cirn.datasets.extracts import provision_project
 from cirn.datasets.vcf import ingest_vcf
 from cirn.datasets.withdrawals import withdraw
-from cirn.enclave import Enclave
-from test_datasets_qc_exclusion import POLICY
+from test_datasets_qc_exclusion import with_extracts_policy
 from tiny_vcf_text import write_bgzip
 
 ADMIN = "admin:test"
@@ -76,9 +74,5 @@ def test_each_field_by_what_it_is_computed_from(withdrawn_c):
 
 
 def test_the_policy_names_more_site_fields(withdrawn_c, tmp_path):
-    policy = yaml.safe_load(POLICY.read_text())
-    policy["qc"]["extracts"]["site_info_fields"] = ["CAD*"]
-    path = tmp_path / "enclave.yaml"
-    path.write_text(yaml.safe_dump(policy))
-    provision_project(Enclave(withdrawn_c.state, path, withdrawn_c.environ), "proj-a", ADMIN)
+    provision_project(with_extracts_policy(withdrawn_c, tmp_path, site_info_fields=["CAD*"]), "proj-a", ADMIN)
     assert {r["info_cadd"] for r in _variants(withdrawn_c).values()} == {20.5}

@@ -70,18 +70,26 @@ def test_failed_samples_are_absent_from_every_table_and_counts_are_redone(cohort
     assert described["left_out"] == {"withdrawn": 0, "failed_qc": len(failed), "qc_result": "QC at ingest"}
 
 
-def test_the_policy_switch_keeps_them(cohort, tmp_path):
-    enclave, _dv, failed = cohort
+def with_extracts_policy(enclave: Enclave, tmp_path: Path, **extracts) -> Enclave:
+    """The same enclave under the shipped policy with these `qc.extracts` settings."""
     policy = yaml.safe_load(POLICY.read_text())
-    policy["qc"]["extracts"]["exclude_failed_samples"] = False
+    policy["qc"]["extracts"].update(extracts)
     path = tmp_path / "enclave.yaml"
     path.write_text(yaml.safe_dump(policy))
-    lenient = Enclave(enclave.state, path, enclave.environ)
+    return Enclave(enclave.state, path, enclave.environ)
+
+
+def test_the_policy_switch_keeps_them(cohort, tmp_path):
+    enclave, dv, failed = cohort
+    lenient = with_extracts_policy(enclave, tmp_path, exclude_failed_samples=False)
     built = {e.dataset_id: e for e in provision_project(lenient, "proj-a", ADMIN)}
     assert built["cohort-vcf"].qc_excluded == 0
     data = enclave.state.project_data("proj-a") / "cohort-vcf"
     assert len(_samples_everywhere(data)["samples"]) == 40
     assert "failed_qc" not in json.loads((data / "dataset.json").read_text())["left_out"]
+    # Nothing left out: every variant row and value of the source, as it is.
+    assert pq.read_table(data / "variants.parquet").equals(pq.read_table(dv.path / "variants.parquet"))
+    assert "variants_info" not in json.loads((data / "dataset.json").read_text())
 
 
 def test_a_recorded_qc_run_supersedes_the_ingest_qc(cohort, tmp_path):
@@ -170,14 +178,3 @@ def test_info_computed_over_all_samples_is_recounted_or_left_out(cohort):
     assert described["recounted_over_extract_samples"] == ["info_ac", "info_af", "info_an", "info_dp"]
     assert described["left_out_as_null"] == ["qual"]
 
-
-def test_nothing_left_out_keeps_every_value(cohort, tmp_path):
-    enclave, dv, _failed = cohort
-    policy = yaml.safe_load(POLICY.read_text())
-    policy["qc"]["extracts"]["exclude_failed_samples"] = False
-    path = tmp_path / "enclave.yaml"
-    path.write_text(yaml.safe_dump(policy))
-    provision_project(Enclave(enclave.state, path, enclave.environ), "proj-a", ADMIN)
-    data = enclave.state.project_data("proj-a") / "cohort-vcf"
-    assert pq.read_table(data / "variants.parquet").equals(pq.read_table(dv.path / "variants.parquet"))
-    assert "variants_info" not in json.loads((data / "dataset.json").read_text())
