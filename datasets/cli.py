@@ -231,7 +231,8 @@ def register(main: click.Group) -> None:
     @datasets.command("withdraw")
     @click.argument("participant")
     @click.option("--reason", default=None, help="Why (e.g. the consent withdrawal form's reference).")
-    @click.option("--no-reprovision", is_flag=True, help="Only record it; extracts are rebuilt later.")
+    @click.option("--no-reprovision", is_flag=True,
+                  help="Only record it (e.g. to batch several); extracts keep the data until rebuilt later.")
     @click.pass_obj
     def withdraw_cmd(enclave, participant, reason, no_reprovision):
         """Record PARTICIPANT's consent withdrawal and rebuild every project's extracts without them."""
@@ -244,7 +245,15 @@ def register(main: click.Group) -> None:
         if not hits:
             click.echo(f"warning: {participant!r} is in no published dataset; recorded anyway", err=True)
         click.echo(f"{participant} withdrawn" + (f" (found in {', '.join(hits)})" if hits else ""))
-        if not no_reprovision:
+        if no_reprovision:
+            from cirn.projects import list_projects
+            with enclave.db.session() as s:
+                slugs = [p.slug for p in list_projects(s)]
+            if slugs:
+                click.echo(f"warning: not re-provisioned: {', '.join(slugs)} keep {participant}'s data until each is "
+                           "rebuilt (`cirn project provision SLUG`, or the next withdrawal without --no-reprovision)",
+                           err=True)
+        else:
             result = reprovision_all(enclave, _actor())
             click.echo(f"re-provisioned {len(result.done)} project(s): {', '.join(result.done) or '-'}")
             if result.unreached:

@@ -33,7 +33,7 @@ from cirn.state import StateFolder
 
 from .catalog import Catalog, DatasetVersion
 from .identifier_list import update_identifier_list
-from .left_out import adjust_variants, info_plan, kept_counts
+from .left_out import DepthSums, adjust_variants, info_plan, kept_counts
 from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
@@ -185,14 +185,13 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     if cols is None or set(cols) & GENOTYPE_COLUMNS:
         geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
     vsel = [c for c in variants.column_names if want is None or c in want]
-    variants, counts, plan = variants.select(vsel), None, None
+    variants, counts, plan, depth = variants.select(vsel), None, None, None
     if (~keep).any():
         # Samples are left out: the rows only they carry go, and values computed over them are redone.
         plan = info_plan(m.get("info_fields", []), vsel, "dp" in geno_cols, site_info)
-        counts = kept_counts(dv.path, samples, keep, with_dp="DP" in plan.recounted.values())
-        variants = adjust_variants(variants, counts, plan)
+        counts = kept_counts(dv.path, samples, keep)
+        depth = DepthSums() if "DP" in plan.recounted.values() else None
     dropped = counts.dropped if counts is not None else np.array([], dtype=np.int64)
-    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
     pq.write_table(pa.table({"sample": pa.array(kept_sorted, pa.string())}), out / "samples.parquet")
     gsel = [c for c in geno_cols if want is None or c in want]
     index_of = {s: i for i, s in enumerate(samples)}
@@ -215,6 +214,8 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
             order = np.lexsort((new_idx, vk))          # by variant, then by project-specific sample rank
             order = order[row_keep[order]]
             t = t.take(pa.array(order))
+            if depth is not None and src.parent.parent.name == "genotypes":
+                depth.add(vk[order], t.column("dp"))
             sample_new = pa.DictionaryArray.from_arrays(pa.array(new_idx[order].astype(np.int32)), new_dict)
             t = t.set_column(t.schema.get_field_index("sample"), "sample", sample_new).select(gsel)
             if writer is None:
@@ -224,6 +225,9 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
                 rows += len(t)
         if writer is not None:
             writer.close()
+    if counts is not None:
+        variants = adjust_variants(variants, counts, plan, depth)
+    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
     if cols is None or "gt" in cols:  # the matrix holds the genotypes: only with gt granted
         # Extract sample i is kept_sorted[i]: the source sample of rank i.
         kept = np.flatnonzero(keep)

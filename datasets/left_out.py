@@ -16,9 +16,10 @@ FILTER is kept: it is the source pipeline's pass/fail decision on the site, need
 at all, and says no more about one sample than the row's presence does.
 
 The counts come from the catalog's own genotypes (its `carriers` table, or the dense `genotypes`
-when DP is recounted or the version has no carriers), read for the kept samples only. They never
-depend on which genotype columns the grant includes: a grant of `gt` without `dosage`, or of sites
-alone with `info_ac`, gets the counts of its own samples just as a grant of everything does.
+for a version without one), read for the kept samples only; DP is summed while the extract copies
+the catalog's genotypes (they are read whole anyway: a second scan of them cost a third more time).
+None of it depends on which genotype columns the grant includes: a grant of `gt` without `dosage`,
+or of sites alone with `info_ac`, gets the counts of its own samples just as a grant of everything does.
 """
 
 from __future__ import annotations
@@ -82,8 +83,6 @@ class KeptCounts:
     missing: np.ndarray      # kept samples whose call is missing
     carried: np.ndarray      # a kept sample carries the ALT allele
     carried_any: np.ndarray  # any sample of the version does
-    dp: np.ndarray | None = None       # sum of the kept samples' FORMAT/DP
-    dp_null: np.ndarray | None = None  # none of them has one
 
     @property
     def dropped(self) -> np.ndarray:
@@ -107,19 +106,14 @@ class KeptCounts:
         called = self.kept - pick(self.missing.astype(np.int64), 0)
         an = 2 * called
         af = np.divide(ac, an, out=np.zeros(len(an)), where=an > 0)
-        out = {"AC": pa.array(ac), "AN": pa.array(an), "AF": pa.array(af, mask=an == 0), "NS": pa.array(called)}
-        if self.dp is not None:
-            out["DP"] = pa.array(pick(self.dp, 0), mask=pick(self.dp_null, True))
-        return out
+        return {"AC": pa.array(ac), "AN": pa.array(an), "AF": pa.array(af, mask=an == 0), "NS": pa.array(called)}
 
 
-def kept_counts(version: Path, samples: list[str], keep: np.ndarray, with_dp: bool = False) -> KeptCounts:
+def kept_counts(version: Path, samples: list[str], keep: np.ndarray) -> KeptCounts:
     """Counts of the kept samples (`keep[i]` for `samples[i]`) from the catalog version's genotypes."""
     import duckdb
-    dense = with_dp or not any((version / CARRIERS).glob("*/*.parquet"))
-    table = GENOTYPES if dense else CARRIERS
+    table = CARRIERS if any((version / CARRIERS).glob("*/*.parquet")) else GENOTYPES
     gone = pa.table({"sample": pa.array([s for s, k in zip(samples, keep) if not k], pa.string())})
-    dp = ", sum(dp) FILTER (WHERE NOT gone) AS dp" if with_dp else ""
     con = duckdb.connect()
     try:
         con.register("gone_samples", gone)
@@ -128,28 +122,56 @@ def kept_counts(version: Path, samples: list[str], keep: np.ndarray, with_dp: bo
                    coalesce(sum(dosage) FILTER (WHERE NOT gone), 0)::BIGINT AS ac,
                    count(*) FILTER (WHERE NOT gone AND dosage IS NULL) AS missing,
                    coalesce(bool_or(dosage > 0) FILTER (WHERE NOT gone), false) AS carried,
-                   coalesce(bool_or(dosage > 0), false) AS carried_any{dp}
-            FROM (SELECT *, sample IN (SELECT sample FROM gone_samples) AS gone
+                   coalesce(bool_or(dosage > 0), false) AS carried_any
+            FROM (SELECT variant_key, dosage, sample IN (SELECT sample FROM gone_samples) AS gone
                   FROM read_parquet('{version}/{table}/*/*.parquet'))
             GROUP BY variant_key ORDER BY variant_key""").to_arrow_table()
     finally:
         con.close()
     col = rows.column
-    dp_values = dp_null = None
-    if with_dp:
-        dp_null = col("dp").is_null().to_numpy(zero_copy_only=False)
-        dp_values = col("dp").fill_null(0).cast(pa.int64()).to_numpy()
     return KeptCounts(int(keep.sum()), col("variant_key").to_numpy(), col("ac").to_numpy(), col("missing").to_numpy(),
-                      col("carried").to_numpy(zero_copy_only=False), col("carried_any").to_numpy(zero_copy_only=False),
-                      dp_values, dp_null)
+                      col("carried").to_numpy(zero_copy_only=False), col("carried_any").to_numpy(zero_copy_only=False))
 
 
-def adjust_variants(variants: pa.Table, counts: KeptCounts, plan: InfoPlan) -> pa.Table:
-    """`variants` without the rows only left-out samples carry, recounted and left out as `plan` says."""
+class DepthSums:
+    """Sum of the kept samples' FORMAT/DP per variant row, gathered chunk by chunk as the extract's
+    genotypes are copied; null for a row where none of them has a DP."""
+
+    def __init__(self):
+        self._keys: list[np.ndarray] = []
+        self._sums: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+
+    def add(self, keys: np.ndarray, dp: pa.ChunkedArray | pa.Array) -> None:
+        """`keys` and `dp` of kept genotype rows, grouped by key (as the copy sorts them)."""
+        if not len(keys):
+            return
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        self._keys.append(keys[starts])
+        self._sums.append(np.add.reduceat(dp.fill_null(0).to_numpy().astype(np.int64), starts))
+        self._counts.append(np.add.reduceat(dp.is_valid().to_numpy(zero_copy_only=False).astype(np.int64), starts))
+
+    def at(self, variant_keys: np.ndarray) -> pa.Array:
+        if not self._keys:
+            return pa.nulls(len(variant_keys), pa.int64())
+        keys, where = np.unique(np.concatenate(self._keys), return_inverse=True)  # a row may span two chunks
+        sums = np.bincount(where, np.concatenate(self._sums), len(keys)).astype(np.int64)
+        counts = np.bincount(where, np.concatenate(self._counts), len(keys))
+        i = np.minimum(np.searchsorted(keys, variant_keys), len(keys) - 1)
+        found = keys[i] == variant_keys
+        return pa.array(np.where(found, sums[i], 0), mask=~found | (counts[i] == 0))
+
+
+def adjust_variants(variants: pa.Table, counts: KeptCounts, plan: InfoPlan, depth: DepthSums | None = None) -> pa.Table:
+    """`variants` without the rows only left-out samples carry, recounted and left out as `plan` says
+    (`depth`: the DP sums, when `plan` recounts DP)."""
     keys = variants.column("variant_key").to_numpy()
     if len(counts.dropped):
         variants = variants.filter(pa.array(~np.isin(keys, counts.dropped)))
-    values = counts.at(variants.column("variant_key").to_numpy())
+    keys = variants.column("variant_key").to_numpy()
+    values = counts.at(keys)
+    if depth is not None:
+        values["DP"] = depth.at(keys)
     for column, name in plan.recounted.items():
         i = variants.schema.get_field_index(column)
         variants = variants.set_column(i, column, values[name].cast(variants.schema.field(i).type))
