@@ -4,6 +4,7 @@ leaves that project usable (it is suspended and named, with the command that fin
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,21 +18,25 @@ from cirn.models import ProjectStatus
 
 ADMIN = "admin:test"
 TODAY = dt.date(2029, 1, 1)
+# Unique per run: suspending a project also stops the containers labelled with its slug on the
+# (shared) Docker engine, and these tests must never reach anyone else's.
+RUN = f"u{uuid.uuid4().hex[:6]}"
+A, B, C = (f"{RUN}-{n}" for n in "abc")
 
 
 @pytest.fixture
 def three_projects(enclave, synth_dir):
     ingest_clinical(enclave.state, synth_dir / "clinical.csv", "cohort", "1.0")
     with enclave.db.session() as s:
-        for slug in ("proj-a", "proj-b", "proj-c"):
+        for slug in (A, B, C):
             projects.create_project(s, ADMIN, slug, slug, dt.date(2030, 1, 1))
             projects.grant(s, ADMIN, slug, "cohort", "1.0")
             projects.add_member(s, ADMIN, slug, "alice")
-    for slug in ("proj-a", "proj-b", "proj-c"):
+    for slug in (A, B, C):
         provision_project(enclave, slug, ADMIN)
-    # proj-b's grant now names a column the dataset lacks: its rebuild fails.
+    # B's grant now names a column the dataset lacks: its rebuild fails.
     with enclave.db.session() as s:
-        projects.grant(s, ADMIN, "proj-b", "cohort", "1.0", ["participant_id", "shoe_size"])
+        projects.grant(s, ADMIN, B, "cohort", "1.0", ["participant_id", "shoe_size"])
     return enclave
 
 
@@ -45,29 +50,29 @@ def test_a_failed_project_neither_stops_the_others_nor_stays_usable(three_projec
     with enclave.db.session() as s:
         withdraw(s, ADMIN, "RD000003")
     result = reprovision_all(enclave, ADMIN)
-    assert sorted(result.done) == ["proj-a", "proj-c"], result.unreached  # proj-c comes after the failure
-    for slug in ("proj-a", "proj-c"):
+    assert sorted(result.done) == [A, C], result.unreached  # C comes after the failure
+    for slug in (A, C):
         assert pseudonym(project_key(enclave.state, slug), "participant", "RD000003") not in _participants(enclave, slug)
-    assert list(result.unreached) == ["proj-b"] and "shoe_size" in result.unreached["proj-b"]
-    assert result.suspended == ["proj-b"]
-    assert result.retry_command("proj-b") == "cirn project provision proj-b && cirn project resume proj-b"
+    assert list(result.unreached) == [B] and "shoe_size" in result.unreached[B]
+    assert result.suspended == [B]
+    assert result.retry_command(B) == f"cirn project provision {B} && cirn project resume {B}"
     with enclave.db.session() as s:
-        assert projects.get_project(s, "proj-b").status is ProjectStatus.suspended
-        assert not projects.spawn_decision(s, "alice", "proj-b", TODAY).allowed
-        assert projects.spawn_decision(s, "alice", "proj-a", TODAY).allowed
+        assert projects.get_project(s, B).status is ProjectStatus.suspended
+        assert not projects.spawn_decision(s, "alice", B, TODAY).allowed
+        assert projects.spawn_decision(s, "alice", A, TODAY).allowed
         event = [e for e in s.query(audit.AuditEvent).all() if e.action == "project.suspended"][-1]
-        assert event.subject == "proj-b" and UNREACHED_REASON in event.details
+        assert event.subject == B and UNREACHED_REASON in event.details
         assert audit.verify(s) is None
 
 
 def test_a_project_that_was_not_active_is_left_as_it_was(three_projects):
     enclave = three_projects
     with enclave.db.session() as s:
-        projects.change_status(s, ADMIN, "proj-b", "suspend")
+        projects.change_status(s, ADMIN, B, "suspend")
         withdraw(s, ADMIN, "RD000003")
     result = reprovision_all(enclave, ADMIN)
-    assert list(result.unreached) == ["proj-b"] and result.suspended == []
-    assert result.retry_command("proj-b") == "cirn project provision proj-b"  # resuming is not ours to do
+    assert list(result.unreached) == [B] and result.suspended == []
+    assert result.retry_command(B) == f"cirn project provision {B}"  # resuming is not ours to do
 
 
 def test_an_interruption_suspends_the_projects_not_yet_rebuilt(three_projects, monkeypatch):
@@ -76,7 +81,7 @@ def test_an_interruption_suspends_the_projects_not_yet_rebuilt(three_projects, m
     real = extracts.provision_project
 
     def interrupted(enclave, slug, actor, progress=None):
-        if slug == "proj-b":
+        if slug == B:
             raise KeyboardInterrupt
         return real(enclave, slug, actor, progress)
 
@@ -87,5 +92,5 @@ def test_an_interruption_suspends_the_projects_not_yet_rebuilt(three_projects, m
         reprovision_all(enclave, ADMIN)
     with enclave.db.session() as s:
         status = {p.slug: p.status for p in projects.list_projects(s)}
-    assert status == {"proj-a": ProjectStatus.active, "proj-b": ProjectStatus.suspended,
-                      "proj-c": ProjectStatus.suspended}
+    assert status == {A: ProjectStatus.active, B: ProjectStatus.suspended,
+                      C: ProjectStatus.suspended}
