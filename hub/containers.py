@@ -16,7 +16,7 @@ def stop_project_containers(slug: str) -> list[tuple[str, str]] | None:
     """Stop every running container of project `slug`; (user, container name) of each, or None when
     no Docker engine answers (the reconciler then stops the servers on its next pass)."""
     import docker
-    from docker.errors import DockerException, NotFound
+    from docker.errors import APIError, DockerException, NotFound
 
     try:
         client = docker.from_env()
@@ -31,6 +31,9 @@ def stop_project_containers(slug: str) -> list[tuple[str, str]] | None:
                 c.stop(timeout=STOP_TIMEOUT)
             except NotFound:
                 continue  # gone meanwhile: the outcome we wanted
+            except APIError as exc:  # the project is suspended: the reconciler's next pass stops it
+                log.error("could not stop %s of project %s now: %s", c.name, slug, exc)
+                continue
             stopped.append((c.labels.get(USER_LABEL, ""), c.name))
     finally:
         client.close()
