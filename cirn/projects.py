@@ -126,7 +126,8 @@ def revoke(session: Session, actor: str, slug: str, dataset_id: str) -> None:
     audit.record(session, actor, "project.revoked", slug, dataset=dataset_id)
 
 
-def change_status(session: Session, actor: str, slug: str, action: str) -> Project:
+def change_status(session: Session, actor: str, slug: str, action: str, **details) -> Project:
+    """Apply `action` (suspend, resume, close) by the TRANSITIONS table; `details` go into its audit event."""
     project = get_project(session, slug)
     step = TRANSITIONS.get((project.status, action))
     if step is None:
@@ -136,7 +137,7 @@ def change_status(session: Session, actor: str, slug: str, action: str) -> Proje
     to_status, event = step
     project.status = to_status
     session.flush()
-    audit.record(session, actor, event, slug)
+    audit.record(session, actor, event, slug, **details)
     return project
 
 

@@ -231,7 +231,8 @@ def register(main: click.Group) -> None:
     @datasets.command("withdraw")
     @click.argument("participant")
     @click.option("--reason", default=None, help="Why (e.g. the consent withdrawal form's reference).")
-    @click.option("--no-reprovision", is_flag=True, help="Only record it; extracts are rebuilt later.")
+    @click.option("--no-reprovision", is_flag=True,
+                  help="Only record it (e.g. to batch several); extracts keep the data until rebuilt later.")
     @click.pass_obj
     def withdraw_cmd(enclave, participant, reason, no_reprovision):
         """Record PARTICIPANT's consent withdrawal and rebuild every project's extracts without them."""
@@ -244,9 +245,20 @@ def register(main: click.Group) -> None:
         if not hits:
             click.echo(f"warning: {participant!r} is in no published dataset; recorded anyway", err=True)
         click.echo(f"{participant} withdrawn" + (f" (found in {', '.join(hits)})" if hits else ""))
-        if not no_reprovision:
-            done = reprovision_all(enclave, _actor())
-            click.echo(f"re-provisioned {len(done)} project(s): {', '.join(done) or '-'}")
+        if no_reprovision:
+            from cirn.projects import list_projects
+            with enclave.db.session() as s:
+                slugs = [p.slug for p in list_projects(s)]
+            if slugs:
+                click.echo(f"warning: not re-provisioned: {', '.join(slugs)} keep {participant}'s data until each is "
+                           "rebuilt (`cirn project provision SLUG`, or the next withdrawal without --no-reprovision)",
+                           err=True)
+        else:
+            result = reprovision_all(enclave, _actor())
+            click.echo(f"re-provisioned {len(result.done)} project(s): {', '.join(result.done) or '-'}")
+            if result.unreached:
+                _report_unreached(result)
+                sys.exit(1)
 
     @datasets.command("synth")
     @click.option("--participants", type=click.IntRange(1), default=200, show_default=True)
@@ -301,10 +313,26 @@ def register(main: click.Group) -> None:
             built = provision_project(enclave, slug, _actor(), progress=lambda _ref: advance(1))
         for e in built:
             left_out = ([f"{e.removed} withdrawn removed"] if e.removed else []) + (
-                [f"{e.qc_excluded} sample(s) left out: failed {e.qc_source}"] if e.qc_excluded else [])
+                [f"{e.qc_excluded} sample(s) left out: failed {e.qc_source}"] if e.qc_excluded else []) + (
+                [f"{e.variants_dropped} variant(s) only they carry dropped"] if e.variants_dropped else [])
             click.echo(f"{e.dataset_id}@{e.version}: {e.rows} rows at {e.path}"
                        + (f" ({'; '.join(left_out)})" if left_out else ""))
         click.echo(f"project {slug} provisioned with {len(built)} extract(s)")
+
+
+def _report_unreached(result) -> None:
+    """Name the projects a withdrawal could not reach, what was done about them, and how to finish."""
+    click.echo(f"error: {len(result.unreached)} project(s) could not be re-provisioned and still hold the "
+               "withdrawn participant's data:", err=True)
+    for slug, error in result.unreached.items():
+        state = "suspended now" if slug in result.suspended else "left as it was (not active)"
+        stopped = "" if result.stopped is None else f", {len(result.stopped.get(slug, []))} server(s) stopped"
+        click.echo(f"  {slug}: {state}{stopped}; failed: {error}", err=True)
+    if result.stopped is None:
+        click.echo("no Docker engine answered: the reconciler stops their servers on its next pass", err=True)
+    click.echo("fix the cause, then run for each:", err=True)
+    for slug in result.unreached:
+        click.echo(f"  {result.retry_command(slug)}", err=True)
 
 
 def _human(n: int) -> str:

@@ -5,8 +5,11 @@ Layout: $CIRN_HOME/projects/<slug>/data/<dataset_id>/ with the dataset's tables 
 `dataset.json` describing the extract and, for FASTQ/BAM, files named by pseudonym (hard links,
 or rewritten copies where the file itself names the source sample; see read_pseudonyms.py).
 Samples that failed the version's QC are left out of VCF extracts when the policy says so
-(`qc.extracts.exclude_failed_samples`). Files are 0444 and folders 0555. Rows are put in a project-specific order, so that row positions do not
-line up across two projects' extracts (which would link their pseudonyms).
+(`qc.extracts.exclude_failed_samples`); a VCF extract that leaves samples out drops the variants only
+they carry and recounts or leaves out what was computed over them (left_out.py). Files are 0444 and
+folders 0555. Rows are put in a project-specific order, so that row positions do not line up across
+two projects' extracts (which would link their pseudonyms). After a withdrawal, `reprovision_all`
+rebuilds every project and suspends those it could not.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from cirn.errors import Conflict
 from cirn.state import StateFolder
 
 from .catalog import Catalog, DatasetVersion
+from .identifier_list import update_identifier_list
+from .left_out import DepthSums, adjust_variants, info_plan, kept_counts
 from .pseudonyms import Pseudonymiser, project_key
 from .publish import make_read_only, remove_tree
 from .qc import QcVerdict, qc_verdict
@@ -38,9 +43,6 @@ from .vcf_genotypes import (MATRIX, MATRIX_GENOTYPES_PER_GROUP, MATRIX_OPTIONS, 
 from .withdrawals import WithdrawnSet, withdrawn_set
 
 DESCRIPTION = "dataset.json"
-# Read by `cirn egress scan` in a project context (cirn.egress.cli.PROJECT_IDENTIFIERS): the
-# project's pseudonyms, one per line, in the project folder but outside every container mount.
-EGRESS_IDENTIFIERS = "egress-identifiers.txt"
 VCF_KEYS = ("variant_key", "chrom", "pos", "sample")  # always kept, so the tables still join
 GENOTYPE_COLUMNS = {"gt", "dosage"}  # the columns that say which alleles a sample has
 READS_KEYS = ("sample", "file")
@@ -55,6 +57,7 @@ class Extract:
     removed: int               # withdrawn participants / samples
     qc_excluded: int = 0       # samples left out because they failed the version's QC
     qc_source: str | None = None
+    variants_dropped: int = 0  # variant rows carried only by the samples left out
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Built:
     described: list[dict]
     qc_excluded: int = 0
     notes: dict = field(default_factory=dict)
+    variants_dropped: int = 0  # variant rows only left-out samples carry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +171,7 @@ def _sample_maps(samples: list[str], ps: Pseudonymiser, gone: WithdrawnSet, qc_f
 
 
 def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
-               gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset()) -> Built:
+               gone: WithdrawnSet, qc_failed: frozenset[str] = frozenset(), site_info: tuple[str, ...] = ()) -> Built:
     m = dv.manifest
     samples = pq.read_table(dv.path / m["tables"]["samples"]["file"]).column("sample").to_pylist()
     keep, pseudo, rank, kept_sorted = _sample_maps(samples, ps, gone, qc_failed)
@@ -181,7 +185,13 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
     if cols is None or set(cols) & GENOTYPE_COLUMNS:
         geno_files += sorted((dv.path / "carriers").glob("chrom=*/*.parquet"))
     vsel = [c for c in variants.column_names if want is None or c in want]
-    pq.write_table(variants.select(vsel), out / "variants.parquet", compression="zstd", row_group_size=50_000)
+    variants, counts, plan, depth = variants.select(vsel), None, None, None
+    if (~keep).any():
+        # Samples are left out: the rows only they carry go, and values computed over them are redone.
+        plan = info_plan(m.get("info_fields", []), vsel, "dp" in geno_cols, site_info)
+        counts = kept_counts(dv.path, samples, keep)
+        depth = DepthSums() if "DP" in plan.recounted.values() else None
+    dropped = counts.dropped if counts is not None else np.array([], dtype=np.int64)
     pq.write_table(pa.table({"sample": pa.array(kept_sorted, pa.string())}), out / "samples.parquet")
     gsel = [c for c in geno_cols if want is None or c in want]
     index_of = {s: i for i, s in enumerate(samples)}
@@ -198,12 +208,14 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
             # Map this chunk's dictionary (source names) to source indices, then to ranks.
             local = np.array([index_of[s] for s in sample_col.dictionary.to_pylist()], dtype=np.int64)
             src_idx = local[sample_col.indices.to_numpy(zero_copy_only=False)]
-            row_keep = keep[src_idx]
-            new_idx = rank[src_idx]
             vk = t.column("variant_key").to_numpy()
+            row_keep = keep[src_idx] & ~np.isin(vk, dropped) if len(dropped) else keep[src_idx]
+            new_idx = rank[src_idx]
             order = np.lexsort((new_idx, vk))          # by variant, then by project-specific sample rank
             order = order[row_keep[order]]
             t = t.take(pa.array(order))
+            if depth is not None and src.parent.parent.name == "genotypes":
+                depth.add(vk[order], t.column("dp"))
             sample_new = pa.DictionaryArray.from_arrays(pa.array(new_idx[order].astype(np.int32)), new_dict)
             t = t.set_column(t.schema.get_field_index("sample"), "sample", sample_new).select(gsel)
             if writer is None:
@@ -213,22 +225,25 @@ def _build_vcf(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudo
                 rows += len(t)
         if writer is not None:
             writer.close()
+    if counts is not None:
+        variants = adjust_variants(variants, counts, plan, depth)
+    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
     if cols is None or "gt" in cols:  # the matrix holds the genotypes: only with gt granted
         # Extract sample i is kept_sorted[i]: the source sample of rank i.
         kept = np.flatnonzero(keep)
-        _build_matrix(dv.path, out / MATRIX, samples, kept[np.argsort(rank[kept])])
+        _build_matrix(dv.path, out / MATRIX, samples, kept[np.argsort(rank[kept])], dropped)
     withdrawn = np.array([gone.contains("sample", s) for s in samples], dtype=bool)
     removed = int(withdrawn.sum())
     qc_excluded = int((~keep & ~withdrawn).sum())   # a withdrawn sample counts as withdrawn only
-    if (~keep).any() and {"info_ac", "info_an", "info_af"} & set(vsel) and "dosage" in geno_cols:
-        _recount_alleles(out, variants.select(vsel))
     described = [d for d in m.get("dictionary", []) if d["name"] in set(vsel) | set(gsel) | {"chrom"}]
-    return Built(rows, removed, described, qc_excluded)
+    notes = {"variants_info": plan.describe()} if plan is not None else {}
+    return Built(rows, removed, described, qc_excluded, notes, variants_dropped=len(dropped))
 
 
-def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order: np.ndarray) -> None:
+def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order: np.ndarray,
+                  dropped: np.ndarray | None = None) -> None:
     """The matrix with only the extract's samples, in its samples.parquet order (`order`: for each
-    extract sample, its position in the source `samples`).
+    extract sample, its position in the source `samples`), without the rows of `dropped` keys.
 
     A source row is null when any sample's call has an allele number above 127; here such a row is
     rebuilt from the genotypes table for the kept samples only, so whether it stays null says
@@ -244,7 +259,11 @@ def _build_matrix(src_version: Path, dest_root: Path, samples: list[str], order:
         with pq.ParquetWriter(dest, MATRIX_SCHEMA, **MATRIX_OPTIONS) as writer:
             for g in range(reader.num_row_groups):
                 t = reader.read_row_group(g)
+                if dropped is not None and len(dropped):
+                    t = t.filter(pa.array(~np.isin(t.column("variant_key").to_numpy(), dropped)))
                 k = t.num_rows
+                if not k:
+                    continue
                 keys = t.column("variant_key").to_numpy()
                 blobs = t.column("alleles").combine_chunks()
                 valid = blobs.is_valid().to_numpy(zero_copy_only=False)
@@ -297,26 +316,6 @@ def _rebuild_wide_rows(src_version: Path, keys: np.ndarray, valid: np.ndarray, a
             alleles[rows[key], c] = numbers
     for key, i in rows.items():
         valid[i] = key not in wide
-
-
-def _recount_alleles(out: Path, variants: pa.Table) -> None:
-    """INFO AC/AN/AF counted the removed samples too; recount them from the extract's own genotypes."""
-    import duckdb
-    con = duckdb.connect()
-    counts = con.sql(f"""SELECT variant_key, sum(dosage)::BIGINT AS ac, 2 * count(dosage) AS an
-                         FROM read_parquet('{out}/genotypes/*/*.parquet') GROUP BY variant_key""").fetchall()
-    con.close()
-    by_key = {k: (ac, an) for k, ac, an in counts}
-    keys = variants.column("variant_key").to_pylist()
-    ac = [by_key.get(k, (0, 0))[0] for k in keys]
-    an = [by_key.get(k, (0, 0))[1] for k in keys]
-    new = {"info_ac": pa.array(ac, pa.int64()), "info_an": pa.array(an, pa.int64()),
-           "info_af": pa.array([a / n if n else None for a, n in zip(ac, an)], pa.float64())}
-    for name, values in new.items():
-        if name in variants.column_names:
-            i = variants.schema.get_field_index(name)
-            variants = variants.set_column(i, name, values.cast(variants.schema.field(i).type))
-    pq.write_table(variants, out / "variants.parquet", compression="zstd", row_group_size=50_000)
 
 
 def _build_reads(dv: DatasetVersion, out: Path, cols: list[str] | None, ps: Pseudonymiser,
@@ -391,7 +390,8 @@ BUILDERS = {"clinical": _build_clinical, "vcf": _build_vcf, "fastq": _build_read
 
 
 def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[str] | None,
-                  ps: Pseudonymiser, gone: WithdrawnSet, qc: QcVerdict | None = None) -> Extract:
+                  ps: Pseudonymiser, gone: WithdrawnSet, qc: QcVerdict | None = None,
+                  site_info: tuple[str, ...] = ()) -> Extract:
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     kind = dv.kind
@@ -401,7 +401,8 @@ def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[
     tmp = data / f".build-{dv.dataset_id}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        built = builder(dv, tmp, cols, ps, gone, qc.failed if qc else frozenset())
+        extra = {"site_info": site_info} if kind == "vcf" else {}
+        built = builder(dv, tmp, cols, ps, gone, qc.failed if qc else frozenset(), **extra)
         left_out = {"withdrawn": built.removed}
         if qc is not None:
             left_out.update(failed_qc=built.qc_excluded, qc_result=qc.source)
@@ -423,7 +424,7 @@ def build_extract(state: StateFolder, slug: str, dv: DatasetVersion, cols: list[
             remove_tree(tmp)
         raise
     return Extract(dv.dataset_id, dv.version, data / dv.dataset_id, built.rows, built.removed,
-                   built.qc_excluded, qc.source if qc else None)
+                   built.qc_excluded, qc.source if qc else None, built.variants_dropped)
 
 
 def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Extract]:
@@ -443,14 +444,19 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
                            f"Run `cirn datasets verify {dv.ref}` and restore the file")
     ps = Pseudonymiser(project_key(state, slug))
     exclude_failed = enclave.policy.qc.extracts.exclude_failed_samples
+    site_info = tuple(enclave.policy.qc.extracts.site_info_fields)
     data = state.project_data(slug)
     data.mkdir(parents=True, exist_ok=True)
     built = []
-    for dv, cols in versions:
-        qc = qc_verdict(state, dv) if exclude_failed and dv.kind == "vcf" else None
-        built.append(build_extract(state, slug, dv, cols, ps, gone, qc))
-        if progress:
-            progress(dv.ref)
+    try:
+        for dv, cols in versions:
+            qc = qc_verdict(state, dv) if exclude_failed and dv.kind == "vcf" else None
+            built.append(build_extract(state, slug, dv, cols, ps, gone, qc, site_info))
+            if progress:
+                progress(dv.ref)
+    finally:
+        # Also when a later extract fails: the ones already swapped in hold these pseudonyms.
+        update_identifier_list(enclave, slug, ps.issued())
     granted = {dv.dataset_id for dv, _ in versions}
     removed_extracts = []
     for child in sorted(data.iterdir()):
@@ -459,26 +465,76 @@ def provision_project(enclave, slug: str, actor: str, progress=None) -> list[Ext
         elif not child.name.startswith(".") and child.name not in granted:
             remove_tree(child)
             removed_extracts.append(child.name)
-    write_identifier_list(state.project_dir(slug) / EGRESS_IDENTIFIERS, ps.issued())
     with enclave.db.session() as s:
         audit.record(s, actor, "project.provisioned", slug,
                      extracts=[{"dataset": e.dataset_id, "version": e.version, "rows": e.rows,
-                                "withdrawn_removed": e.removed, "failed_qc_left_out": e.qc_excluded}
+                                "withdrawn_removed": e.removed, "failed_qc_left_out": e.qc_excluded,
+                                "variants_dropped": e.variants_dropped}
                                for e in built],
                      removed=removed_extracts, withdrawals=len(gone.participants))
     return built
 
 
-def write_identifier_list(path: Path, identifiers: set[str]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_text("".join(f"{i}\n" for i in sorted(identifiers)), encoding="utf-8")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+UNREACHED_REASON = "a consent withdrawal could not be applied to this project's extracts"
 
 
-def reprovision_all(enclave, actor: str) -> dict[str, list[Extract]]:
-    """Rebuild every project's extracts, whatever its status (after a withdrawal, none may keep the data)."""
+@dataclass
+class Reprovisioning:
+    """What `reprovision_all` did: the projects rebuilt, and those it could not rebuild, which it suspended."""
+
+    done: dict[str, list[Extract]] = field(default_factory=dict)
+    unreached: dict[str, str] = field(default_factory=dict)      # slug -> why its rebuild failed
+    suspended: list[str] = field(default_factory=list)           # of those, the ones this suspended
+    stopped: dict[str, list[tuple[str, str]]] | None = field(default_factory=dict)  # None: no Docker engine
+
+    def retry_command(self, slug: str) -> str:
+        """Rebuild the project, and lift the suspension only if this run made it and the rebuild worked."""
+        command = f"cirn project provision {slug}"
+        return f"{command} && cirn project resume {slug}" if slug in self.suspended else command
+
+
+def reprovision_all(enclave, actor: str) -> Reprovisioning:
+    """Rebuild every project's extracts, whatever its status (after a withdrawal, none may keep the data).
+
+    One project's failure does not stop the others. Every project not rebuilt (a failure, or an
+    interruption before its turn) is suspended at once, so that its members cannot start a server,
+    and its running containers are stopped through the Docker engine without waiting for the
+    reconciler; the caller names them with `retry_command`.
+    """
     from cirn.projects import list_projects
     with enclave.db.session() as s:
         slugs = [p.slug for p in list_projects(s)]
-    return {slug: provision_project(enclave, slug, actor) for slug in slugs}
+    result = Reprovisioning()
+    try:
+        for slug in slugs:
+            try:
+                result.done[slug] = provision_project(enclave, slug, actor)
+            except Exception as exc:  # noqa: BLE001 - named in the result; the others must still be rebuilt
+                result.unreached[slug] = str(exc) or type(exc).__name__
+    finally:
+        for slug in slugs:
+            if slug not in result.done:
+                result.unreached.setdefault(slug, "interrupted before its turn")
+        if result.unreached:
+            _suspend_unreached(enclave, actor, result)
+    return result
+
+
+def _suspend_unreached(enclave, actor: str, result: Reprovisioning) -> None:
+    from cirn.hub.containers import stop_project_containers
+    from cirn.models import ProjectStatus
+    from cirn.projects import change_status, get_project
+    for slug, error in result.unreached.items():
+        with enclave.db.session() as s:
+            if get_project(s, slug).status is ProjectStatus.active:
+                change_status(s, actor, slug, "suspend", reason=UNREACHED_REASON, error=error)
+                result.suspended.append(slug)
+    for slug in result.unreached:
+        stopped = stop_project_containers(slug)
+        if stopped is None:
+            result.stopped = None  # the reconciler stops them on its next pass: the project is suspended
+            break
+        result.stopped[slug] = stopped
+        with enclave.db.session() as s:
+            for user, _name in stopped:
+                audit.record(s, actor, "server.stopped", f"{user}/{slug}", reason=UNREACHED_REASON)

@@ -1,4 +1,4 @@
-"""Tables of the datasets part: consent withdrawals."""
+"""Tables of the datasets part: consent withdrawals, and the pseudonyms issued to each project."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ class Withdrawal(Base):
     withdrawn_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IssuedPseudonym(Base):
+    """A pseudonym that some extract of a project held: kept for good, so that the project's
+    identifier list for the egress checks never loses it (see identifier_list.py)."""
+
+    __tablename__ = "issued_pseudonyms"
+
+    project: Mapped[str] = mapped_column(String(40), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

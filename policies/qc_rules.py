@@ -39,6 +39,12 @@ class QcExtracts(Strict):
     exclude_failed_samples: bool = Field(
         True, description="When a VCF dataset version has a QC result, `cirn project provision` leaves the samples "
                           "that failed it out of every table of the project's extract (INFO AC/AN/AF recounted).")
+    site_info_fields: list[str] = Field(
+        default_factory=list,
+        description="INFO fields (IDs, or patterns such as `CLN*`) that describe the site, not the samples, kept as "
+                    "they are in an extract that leaves samples out, next to the built-in ones (END, SVTYPE, DB, CSQ, "
+                    "ANN, ...). Other INFO fields computed over every sample are recounted (AC, AN, AF, NS, DP) or "
+                    "left out as null (QUAL, MQ, QD, ...); so is any field not named here.")
 
 
 class QcPolicy(Strict):

@@ -94,6 +94,7 @@ def test_provision_and_read_back_with_duckdb(home, published):
     qc = pq.read_table(home / "qc" / "cohort-vcf" / "1.0" / "sample_qc.parquet").to_pylist()
     failed = {r["sample"] for r in qc if not r["pass"]}
     assert f"{len(failed)} sample(s) left out: failed QC of " in out
+    assert "variant(s) only they carry dropped" in out  # rare variants of the failed samples
     data = home / "projects" / "rare-kids" / "data"
     failed_pseudonyms = {cirn(home, "datasets", "pseudonym", "rare-kids", s, "--namespace", "sample").stdout.strip()
                          for s in sorted(failed)}
@@ -102,6 +103,12 @@ def test_provision_and_read_back_with_duckdb(home, published):
     in_genotypes = {r[0] for r in con.sql(
         f"SELECT DISTINCT sample FROM read_parquet('{data}/cohort-vcf/genotypes/*/*.parquet')").fetchall()}
     assert len(kept) == 30 - len(failed) and kept == in_genotypes and not kept & failed_pseudonyms
+    # Every variant row is carried by a kept sample or by none; QUAL, from every sample's likelihoods, is left out.
+    assert con.sql(f"SELECT count(*) FROM '{data}/cohort-vcf/variants.parquet' WHERE qual IS NOT NULL").fetchall() == [(0,)]
+    recount = dict(con.sql(f"SELECT variant_key, sum(dosage) FROM read_parquet('{data}/cohort-vcf/genotypes/*/*.parquet') "
+                           "GROUP BY 1").fetchall())
+    info = dict(con.sql(f"SELECT variant_key, info_ac FROM '{data}/cohort-vcf/variants.parquet'").fetchall())
+    assert info == recount
     cols = [r[0] for r in con.sql(f"DESCRIBE SELECT * FROM '{data}/cohort/table.parquet'").fetchall()]
     assert cols == ["sample_id", "sex", "diagnosis"] or sorted(cols) == ["diagnosis", "sample_id", "sex"]
     rows = con.sql(f"""
