@@ -17,6 +17,7 @@ import yaml
 
 from cirn import projects
 from cirn.enclave import Enclave
+from cirn.egress.review.checking import PROJECT_IDENTIFIERS
 from cirn.egress.review.desk import ReleaseDesk
 from cirn.egress.review.models import ReleaseRequest
 from cirn.egress.review.permissions import Person
@@ -38,6 +39,8 @@ def _enclave(tmp_path) -> Enclave:
         projects.create_project(s, "test", "alpha", "Alpha", dt.date.today() + dt.timedelta(days=30))
         projects.add_member(s, "test", "alpha", "alice")
     e.state.project_workspace("alpha").mkdir(parents=True)
+    # as provisioning leaves it (a project without the list has its files held: test_identifier_list)
+    (e.state.project_dir("alpha") / PROJECT_IDENTIFIERS).write_text("P-AAAAAAAAAAAAAAAA\n")
     return e
 
 
