@@ -101,6 +101,11 @@ class StateFolder:
         return self.root / "audit"
 
     @property
+    def audit_anchor(self) -> Path:
+        """The audit chain's anchor outside the database: one "seq mac" line per event (cirn.audit)."""
+        return self.audit / "anchor.log"
+
+    @property
     def hub(self) -> Path:
         """JupyterHub's own runtime files (its database, cookie secret, proxy pid)."""
         return self.root / "hub"
