@@ -52,6 +52,8 @@ class Enclave:
     def init(self) -> None:
         """Create the state folder and bring the database to the newest schema (idempotent)."""
         self.state.ensure()
+        if self.db_url == f"sqlite:///{self.state.db_path}":
+            self.state.ensure_private_file(self.state.db_path)
         upgrade(self.db_url)
         with self.db.session() as s:
             seal_chain(s)
