@@ -232,7 +232,8 @@ class ChainProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"audit event {self.seq}: {self.reason}"
+        # seq 0: a problem of the whole log (no anchor, not sealed), not of one event
+        return f"audit event {self.seq}: {self.reason}" if self.seq else f"audit log: {self.reason}"
 
 
 def verify(session: Session) -> ChainProblem | None:
@@ -266,7 +267,7 @@ def verify(session: Session) -> ChainProblem | None:
     if anchored is None:
         hint = (" the log predates chain version 2: run `cirn init` to seal it" if last and not sealed
                 else " restore it from the backup of the state folder")
-        return ChainProblem(last + 1, f"cannot be checked: the anchor file {seal.anchor} is missing;{hint}")
+        return ChainProblem(0, f"cannot be checked: the anchor file {seal.anchor} is missing;{hint}")
     for seq, mac in anchored:
         if seq > last:
             return ChainProblem(last + 1, f"is missing: the anchor records the log up to event "
@@ -274,7 +275,7 @@ def verify(session: Session) -> ChainProblem | None:
         if not hmac.compare_digest(macs.get(seq, ""), mac):
             return ChainProblem(seq, "differs from the anchored one (rewritten, or the log was cut back and written again)")
     if last and not sealed:
-        return ChainProblem(last + 1, "cannot be checked: the log is not sealed yet (chain version 1); run `cirn init`")
+        return ChainProblem(0, "cannot be checked: the log is not sealed yet (chain version 1); run `cirn init`")
     return None
 
 
