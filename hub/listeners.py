@@ -4,12 +4,13 @@ The hub API and the egress service must be reached from project containers, whic
 only at their network's gateway. Binding 0.0.0.0 would also answer the LAN, so each server binds
 127.0.0.1 and adds a socket on the gateway of every project network: those present when it
 starts, each new one as soon as a spawn creates it, and any created meanwhile at the next look
-(every few seconds).
+(every few seconds). A network that goes away leaves its socket bound to an address nobody has.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 
 from tornado.httpserver import HTTPServer
@@ -22,33 +23,55 @@ log = logging.getLogger("cirn.listeners")
 LOOPBACK = "127.0.0.1"
 
 
-def project_gateways(client=None) -> set[str]:
-    """The gateway address of every internal project network on this Docker engine."""
+def project_networks(client=None) -> dict[str, str]:
+    """The internal project networks on this Docker engine: network id -> gateway address."""
     import docker
 
     own = client is None
     client = client or docker.from_env()
     try:
-        found = set()
+        found = {}
         for net in client.networks.list(filters={"label": LABEL}):
             try:
                 described = _describe(net)
             except RuntimeError:
                 continue
             if described.internal:  # a project network with a route out never gets a listener
-                found.add(described.gateway)
+                found[net.id] = described.gateway
         return found
     finally:
         if own:
             client.close()
 
 
-class GatewayListeners:
-    """One server's sockets: loopback, plus one per project network gateway, added as they appear."""
+def own_addresses_on(network_id: str, client=None) -> list[str]:
+    """Addresses of the network's attached containers: where this host does not own the gateway
+    (the hub itself in a container attached to the network), one of them is ours."""
+    import docker
 
-    def __init__(self, server: HTTPServer, port: int, gateways=project_gateways):
-        self.server, self.port, self._gateways = server, port, gateways
+    own = client is None
+    client = client or docker.from_env()
+    try:
+        attached = client.networks.get(network_id).attrs.get("Containers") or {}
+        return [c["IPv4Address"].split("/")[0] for c in attached.values() if c.get("IPv4Address")]
+    finally:
+        if own:
+            client.close()
+
+
+class GatewayListeners:
+    """One server's sockets: loopback, plus one per project network, added as networks appear.
+
+    For each network the gateway, which the host owns; where it does not (the hub runs in a
+    container attached to the project network, as in the deployment test), the host's own
+    address on that network. Either way only an address on a project network.
+    """
+
+    def __init__(self, server: HTTPServer, port: int, networks=project_networks, addresses_on=own_addresses_on):
+        self.server, self.port = server, port
+        self._networks, self._addresses_on = networks, addresses_on
         self.bound: set[str] = set()
+        self.handled: set[str] = set()
 
     def listen(self, address: str) -> None:
         """Add a socket on `address` (once)."""
@@ -58,18 +81,28 @@ class GatewayListeners:
         self.bound.add(address)
         log.info("listening on %s:%s", address, self.port)
 
-    def refresh(self) -> None:
-        """Listen on the gateways of project networks created since the last look."""
+    def _try(self, address: str) -> bool:
         try:
-            gateways = self._gateways()
-        except Exception:  # the engine restarting must not stop the server; the next look retries
-            log.exception("cannot list project networks")
-            return
-        for gateway in sorted(gateways - self.bound):
-            try:
-                self.listen(gateway)
-            except OSError as exc:  # the network went away between listing and binding
-                log.warning("cannot listen on %s:%s: %s", gateway, self.port, exc)
+            self.listen(address)
+            return True
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                raise
+            return False
+
+    def refresh(self) -> None:
+        """Listen on the project networks created since the last look."""
+        try:
+            networks = self._networks()
+            for net_id, gateway in sorted(networks.items()):
+                if net_id in self.handled:
+                    continue
+                if not self._try(gateway):  # not our address: find ours among the attached
+                    for address in self._addresses_on(net_id):
+                        self._try(address)
+                self.handled.add(net_id)
+        except Exception:  # the engine restarting or a network going away must not stop the
+            log.exception("cannot listen on the project networks (next look in a few seconds)")
 
     def start(self, interval: float = 3.0) -> "GatewayListeners":
         self.refresh()
@@ -80,11 +113,11 @@ class GatewayListeners:
 _HUB: GatewayListeners | None = None
 
 
-def hub_listen_on(gateway: str) -> None:
+def hub_listen_on_new_networks() -> None:
     """Called by the spawner right after it made a project's network: the hub API answers there
     before the container asks (the periodic look would, a few seconds later)."""
     if _HUB is not None:
-        _HUB.listen(gateway)
+        _HUB.refresh()
 
 
 async def _hub_listeners(port: int, interval: float) -> None:
