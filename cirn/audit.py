@@ -202,6 +202,7 @@ def seal_chain(session: Session) -> None:
     """Create the anchor file and seal a version-1 log with its checkpoint (idempotent)."""
     seal = _seal(session)
     seal.create_anchor()
+    seal.key  # made now, by `cirn init`, rather than by whichever service writes first
     head = session.get(AuditHead, 1)
     if head is not None and head.version < CHAIN_VERSION:
         _locked_head(session, seal)

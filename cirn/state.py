@@ -113,15 +113,23 @@ class StateFolder:
     def secret(self, name: str, nbytes: int = 32) -> str:
         """A secret (hex) kept in secrets/<name>, made on first use, so that restarts reuse it.
 
-        Written to a temporary name and renamed, readable by the owner only.
+        Written to a temporary name of this process's, readable by the owner only, and linked
+        into place: when two processes make it at once, both end up with the one that was first
+        (a rename would let the second replace a key the first already uses).
         """
         path = self.secrets / name
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_text(secrets.token_hex(nbytes))
-            tmp.chmod(0o600)
-            tmp.rename(path)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(nbytes))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
     def ensure(self) -> None:
