@@ -57,12 +57,15 @@ def upgrade(url: str) -> None:
 
 
 class Database:
-    """One database: an engine and a session factory."""
+    """One database: an engine and a session factory.
 
-    def __init__(self, url: str):
+    `info` is copied into every session's `info` (the audit log finds its seal there).
+    """
+
+    def __init__(self, url: str, info: dict | None = None):
         self.url = url
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=dict(info or {}))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

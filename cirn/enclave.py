@@ -10,6 +10,7 @@ from pathlib import Path
 from cirn.policies import load_policy
 from cirn.policies.schema import EnclavePolicy
 
+from .audit import KEY_NAME, AuditSeal, seal_chain
 from .db import Database, upgrade
 from .state import StateFolder
 
@@ -36,7 +37,9 @@ class Enclave:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.db_url)
+        # The chain key and the anchor live in the state folder, out of the database's reach.
+        seal = AuditSeal(lambda: self.state.secret(KEY_NAME), self.state.audit_anchor)
+        return Database(self.db_url, info={"audit_seal": seal})
 
     def __deepcopy__(self, memo) -> "Enclave":
         # A handle on shared resources (engine, connection pool): traitlets deep-copies config
@@ -49,4 +52,8 @@ class Enclave:
     def init(self) -> None:
         """Create the state folder and bring the database to the newest schema (idempotent)."""
         self.state.ensure()
+        if self.db_url == f"sqlite:///{self.state.db_path}":
+            self.state.ensure_private_file(self.state.db_path)
         upgrade(self.db_url)
+        with self.db.session() as s:
+            seal_chain(s)

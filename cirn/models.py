@@ -84,6 +84,8 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # 1: plain SHA-256 (before the seal, migration 0005); 2: HMAC-SHA-256 with the chain key.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class AuditHead(Base):
@@ -94,6 +96,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class Account(Base):

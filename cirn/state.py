@@ -101,6 +101,11 @@ class StateFolder:
         return self.root / "audit"
 
     @property
+    def audit_anchor(self) -> Path:
+        """The audit chain's anchor outside the database: one "seq mac" line per event (cirn.audit)."""
+        return self.audit / "anchor.log"
+
+    @property
     def hub(self) -> Path:
         """JupyterHub's own runtime files (its database, cookie secret, proxy pid)."""
         return self.root / "hub"
@@ -108,21 +113,42 @@ class StateFolder:
     def secret(self, name: str, nbytes: int = 32) -> str:
         """A secret (hex) kept in secrets/<name>, made on first use, so that restarts reuse it.
 
-        Written to a temporary name and renamed, readable by the owner only.
+        Written to a temporary name of this process's, readable by the owner only, and linked
+        into place: when two processes make it at once, both end up with the one that was first
+        (a rename would let the second replace a key the first already uses).
         """
         path = self.secrets / name
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_text(secrets.token_hex(nbytes))
-            tmp.chmod(0o600)
-            tmp.rename(path)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(nbytes))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
     def ensure(self) -> None:
-        """Create the folders of the layout; secrets are readable by the owner only."""
-        for path in (self.root, self.db_path.parent, self.datasets, self.projects,
-                     self.egress_store, self.egress_outbox, self.audit, self.hub):
-            path.mkdir(parents=True, exist_ok=True)
-        self.secrets.mkdir(parents=True, exist_ok=True)
-        self.secrets.chmod(0o700)
+        """Create the folders of the layout, every one of them (and the root) for the owner only.
+
+        Explicit modes rather than a process umask: the hub and the services run threads that
+        write files of their own meanwhile. Containers do not need the host path to be open:
+        the engine (root) binds the extract and workspace folders themselves, whose own modes
+        (0444/0555 extracts, a workspace owned by uid 1000) are what the container user sees.
+        Existing folders are brought to 0700 too, so an older, world-readable state folder is closed.
+        """
+        for path in (self.root, self.db_path.parent, self.secrets, self.datasets, self.projects,
+                     self.egress_store.parent, self.egress_store, self.egress_outbox, self.audit, self.hub):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.chmod(0o700)
+
+    def ensure_private_file(self, path: Path) -> None:
+        """Create `path` empty with mode 0600 if missing (before a library creates it with 0644), or
+        bring an existing one to 0600. SQLite gives its -wal and -shm files the database's mode."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+        path.chmod(0o600)

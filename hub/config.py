@@ -52,16 +52,19 @@ def configure_runtime(c, s: HubSettings) -> None:
 
 
 def configure_network(c, s: HubSettings) -> None:
-    """Public proxy on ip:port; hub API on every interface's port 8081, so each project network's
-    gateway reaches it (a host firewall limits who else does, see ansible/).
+    """Public proxy on ip:port; hub API on loopback and on each project network's gateway (added
+    by cirn.hub.listeners as networks appear), never on the LAN.
 
     c.JupyterHub.bind_url        <- http://{ip}:{port}
-    c.JupyterHub.hub_bind_url    <- http://0.0.0.0:{hub_api_port}
+    c.JupyterHub.hub_bind_url    <- http://127.0.0.1:{hub_api_port} (+ one socket per project gateway)
     c.JupyterHub.hub_connect_url <- http://127.0.0.1:{hub_api_port} (services; spawners override per project)
     """
+    from .listeners import listen_on_gateways_when_hub_starts
+
     c.JupyterHub.bind_url = f"http://{s.ip}:{s.port}"
-    c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{s.hub_api_port}"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_api_port}"
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{s.hub_api_port}"
+    listen_on_gateways_when_hub_starts(s.hub_api_port)
     hub_dir = s.enclave.state.hub
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
     c.ConfigurableHTTPProxy.should_start = True

@@ -22,6 +22,8 @@ from cirn.projects import spawn_decision
 
 log = logging.getLogger("cirn.reconciler")
 ACTOR = "service:cirn-reconciler"
+PAGINATION_MEDIA_TYPE = "application/jupyterhub-pagination+json"
+PAGE_LIMIT = 200  # the hub caps it at its api_page_max_limit and says so in _pagination
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,31 @@ class HubAPI:
     def __init__(self, url: str, token: str):
         self.url, self.token = url.rstrip("/"), token
 
-    def _call(self, method: str, path: str):
+    def _call(self, method: str, path: str, headers: dict | None = None):
         req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+                                     headers={"Authorization": f"token {self.token}", **(headers or {})})
         with urllib.request.urlopen(req, timeout=30) as resp:
             body = resp.read()
         return json.loads(body) if body else None
 
     def running_servers(self) -> list[RunningServer]:
-        users = self._call("GET", "/users?state=active") or []
+        """Every active user's servers, page by page.
+
+        The hub answers at most `api_page_max_limit` users (200 by default) per request; asking
+        for the pagination form gets `_pagination.next` to follow instead of a list cut short.
+        """
+        users, offset = [], 0
+        while True:
+            page = self._call("GET", f"/users?state=active&offset={offset}&limit={PAGE_LIMIT}",
+                              {"Accept": PAGINATION_MEDIA_TYPE}) or {}
+            if isinstance(page, list):  # a hub without pagination answers everything at once
+                users.extend(page)
+                break
+            users.extend(page.get("items") or [])
+            nxt = (page.get("_pagination") or {}).get("next")
+            if not nxt or int(nxt["offset"]) <= offset:
+                break
+            offset = int(nxt["offset"])
         return [RunningServer(u["name"], name) for u in users for name in (u.get("servers") or {})]
 
     def stop(self, server: RunningServer) -> None:

@@ -18,6 +18,7 @@ from traitlets import Any, Integer, Unicode, default
 from cirn.enclave import Enclave
 from cirn.projects import spawn_decision
 
+from .listeners import hub_listen_on_new_networks
 from .network import ensure_project_network
 
 DATA_ROOT = "/data"
@@ -150,6 +151,7 @@ class ProjectSpawner(DockerSpawner):
         self.mem_limit = profile.mem_limit
         self.cpu_limit = profile.cpu_limit
         net = await asyncio.to_thread(ensure_project_network, self.client_docker(), self.name)
+        hub_listen_on_new_networks()
         self.network_name = net.name
         self.use_internal_ip = True
         self.hub_connect_url = f"http://{net.gateway}:{self.hub_api_port}"

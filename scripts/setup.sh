@@ -15,6 +15,7 @@ command -v bcftools >/dev/null || need_apt+=(bcftools)
 # Debian's htslib, which the parallel VCF ingest calls directly (bcftools depends on it too).
 grep -q 'libhts\.so\.3 ' <(ldconfig -p) || need_apt+=(libhts3)
 command -v samtools >/dev/null || need_apt+=(samtools)
+command -v age >/dev/null || need_apt+=(age)  # the backup scripts' encryption, tested here
 command -v bgzip >/dev/null || need_apt+=(tabix)
 command -v chromium >/dev/null || need_apt+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)

@@ -1,4 +1,4 @@
-"""`python -m cirn.egress.service --ip 0.0.0.0 --port 8082`: run the service (the hub starts it)."""
+"""`python -m cirn.egress.service --ip 127.0.0.1 --port 8082`: run the service (the hub starts it)."""
 
 from .app import main
 

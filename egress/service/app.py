@@ -94,17 +94,20 @@ def make_app(desk: ReleaseDesk, hub_auth: HubOAuth, checks: ChecksWorker) -> web
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cirn.egress.service", description=__doc__)
-    parser.add_argument("--ip", default="0.0.0.0",
-                        help="Address to listen on; every project network's gateway must reach it. Default 0.0.0.0.")
+    parser.add_argument("--ip", default="127.0.0.1",
+                        help="Address to listen on besides each project network's gateway (added as networks "
+                             "appear, see cirn.hub.listeners). Default 127.0.0.1.")
+    parser.add_argument("--no-gateways", dest="gateways", action="store_false",
+                        help="Do not listen on project network gateways (a service no container must reach).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("CIRN_EGRESS_API_PORT", "8082")),
                         help="Port (default $CIRN_EGRESS_API_PORT or 8082).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("CIRN_EGRESS_LOG_LEVEL", "INFO"),
                         format="[%(levelname)1.1s %(asctime)s egress] %(message)s")
-    asyncio.run(serve(args.ip, args.port))
+    asyncio.run(serve(args.ip, args.port, args.gateways))
 
 
-async def serve(ip: str, port: int) -> None:
+async def serve(ip: str, port: int, gateways: bool = True) -> None:
     """Listen inside the running loop (tornado binds a server to the loop current at listen time)."""
     enclave = Enclave.from_env()
     await asyncio.to_thread(enclave.init)
@@ -114,6 +117,9 @@ async def serve(ip: str, port: int) -> None:
     app = make_app(desk, hub_auth, checks)
     server = httpserver.HTTPServer(app, xheaders=True, max_body_size=16 * 1024 * 1024)
     server.listen(port, ip)
+    if gateways:
+        from cirn.hub.listeners import GatewayListeners
+        GatewayListeners(server, port).start()
     log.info("egress review service on %s:%s%s", ip, port, hub_auth.base_url)
     checks.start()
     await checks.sweep_forever()

@@ -24,7 +24,7 @@ def egress_service(s) -> tuple[dict, list[dict], dict]:
     service = {
         "name": NAME,
         "url": f"http://127.0.0.1:{s.egress_api_port}",
-        "command": [sys.executable, "-m", "cirn.egress.service", "--ip", "0.0.0.0", "--port", str(s.egress_api_port)],
+        "command": [sys.executable, "-m", "cirn.egress.service", "--ip", "127.0.0.1", "--port", str(s.egress_api_port)],
         "environment": {**service_environment(s), "CIRN_EGRESS_API_PORT": str(s.egress_api_port)},
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [REVIEW_SCOPE],

@@ -132,9 +132,16 @@ def check_can_take(session: Session, app: Application, actor: Actor, action: str
             raise Refused(f"{actor.name} is part of application {app.id} and cannot decide on it; "
                           "another committee member must")
         committee = next(c for c, r in COMMITTEE_ROLE.items() if r is who)
-        if committee in app.current_decisions():
+        current = app.current_decisions()
+        if committee in current:
             raise Conflict(f"the {committee.value} committee has already decided on application {app.id} "
                            "in this review round")
+        # Separation of duties: the two reviews are two people's, even for someone on both committees.
+        other = next((d for c, d in current.items() if c is not committee and d.actor == actor.name), None)
+        if other is not None:
+            raise Refused(f"{actor.name} already decided on application {app.id} for the "
+                          f"{other.committee.value} committee in this review round; another member of the "
+                          f"{committee.value} committee must decide for it")
 
 
 def can_take(session: Session, app: Application, actor: Actor, action: str) -> bool:
@@ -359,7 +366,9 @@ def decide(session: Session, app: Application, actor: Actor, committee: Committe
                                            actor=actor.name, round=app.review_round))
     session.flush()
     current = app.current_decisions()
-    if all(c in current and current[c].outcome is Outcome.approve for c in Committee):
+    approvers = {current[c].actor for c in Committee if c in current and current[c].outcome is Outcome.approve}
+    if all(c in current and current[c].outcome is Outcome.approve for c in Committee) \
+            and len(approvers) == len(Committee):
         app.project_expires = project_expiry(app.requested_end, app.irb_expires)
         apply_transition(session, app, SYSTEM, "complete", project_expires=app.project_expires,
                          approved_by={c.value: current[c].actor for c in Committee})

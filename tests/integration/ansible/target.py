@@ -92,6 +92,14 @@ class Target:
     def sh(self, script: str, check=True, timeout=300) -> subprocess.CompletedProcess:
         return run(["docker", "exec", self.name, "bash", "-c", script], check=check, timeout=timeout)
 
+    def backup_identities(self) -> str:
+        """Copy the test backup identities (tests' own age keys) in; return cirn-restore's options."""
+        self.sh("mkdir -p -m 0700 /root/backup-identities")
+        for name in ("data", "keys"):
+            run(["docker", "cp", str(HERE / "backup-identities" / f"{name}.key"),
+                 f"{self.name}:/root/backup-identities/{name}.key"])
+        return "--identity /root/backup-identities/data.key --identity /root/backup-identities/keys.key"
+
     def py(self, code: str, check=True, timeout=300) -> subprocess.CompletedProcess:
         return run(["docker", "exec", "-i", self.name, f"{VENV}/bin/python", "-"], input=code, check=check,
                    timeout=timeout)

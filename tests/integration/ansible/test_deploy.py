@@ -288,12 +288,13 @@ def test_backup_and_restore_into_an_empty_state_folder(deployed):
     t0 = time.monotonic()
     target.sh("systemctl start cirn-backup.service")
     backup = target.sh("ls -1d /var/backups/cirn/cirn-* | tail -1").stdout.strip()
-    assert {"cirn.sqlite", "state.tar", "SHA256SUMS"} <= set(target.sh(f"ls {backup}").stdout.split())
+    assert {"cirn.sqlite.age", "state.tar.age", "secrets.tar.age", "SHA256SUMS"} <= set(target.sh(f"ls {backup}").stdout.split())
     restored = "/srv/cirn-restored"
-    out = target.sh(f"cirn-restore {backup} {restored}").stdout
+    ids = target.backup_identities()
+    out = target.sh(f"cirn-restore {backup} {restored} {ids}").stdout
     assert "restored" in out
     # cirn-restore refuses a folder that is not empty, and a damaged backup.
-    assert target.sh(f"cirn-restore {backup} {restored}", check=False).returncode != 0
+    assert target.sh(f"cirn-restore {backup} {restored} {ids}", check=False).returncode != 0
     print(f"backup + restore: {time.monotonic() - t0:.1f} s")
     renv = env + f"export CIRN_HOME={restored}; "
     assert SLUG in target.sh(renv + f"{VENV}/bin/cirn project list").stdout
@@ -303,8 +304,8 @@ def test_backup_and_restore_into_an_empty_state_folder(deployed):
     assert target.sh(renv + f"{VENV}/bin/python - <<'EOF'\n{COUNT_RELEASES}\nEOF").stdout.strip() == releases
     # The submitted file's snapshot came back with the egress store.
     assert target.sh(f"find {restored}/egress/store -type f | wc -l").stdout.strip() != "0"
-    target.sh(f"cp -a {backup} /tmp/damaged && truncate -s 100 /tmp/damaged/state.tar")
-    damaged = target.sh("cirn-restore /tmp/damaged /srv/cirn-restored-2", check=False)
+    target.sh(f"cp -a {backup} /tmp/damaged && truncate -s 100 /tmp/damaged/state.tar.age")
+    damaged = target.sh(f"cirn-restore /tmp/damaged /srv/cirn-restored-2 {ids}", check=False)
     assert damaged.returncode != 0 and "damaged" in damaged.stderr
 
 

@@ -124,21 +124,23 @@ def test_backup_and_restore_include_the_database(postgresql_deployed):
     target.sh("systemctl start cirn-backup.service")
     backup = target.sh("ls -1d /var/backups/cirn/cirn-* | tail -1").stdout.strip()
     files = set(target.sh(f"ls {backup}").stdout.split())
-    assert {"cirn.pgdump", "state.tar", "SHA256SUMS"} <= files and "cirn.sqlite" not in files
-    contents = target.sh(f"pg_restore --list {backup}/cirn.pgdump").stdout
+    assert {"cirn.pgdump.age", "state.tar.age", "secrets.tar.age", "SHA256SUMS"} <= files
+    assert "cirn.sqlite.age" not in files
+    ids = target.backup_identities()
+    contents = target.sh(f"age -d -i /root/backup-identities/data.key {backup}/cirn.pgdump.age | pg_restore --list").stdout
     assert "TABLE DATA public projects" in contents and "TABLE DATA public audit_events" in contents
 
     psql(target, f"CREATE DATABASE {RESTORED_DB} OWNER cirn", db="postgres")
     restored = "/srv/cirn-pg-restored"
     url = f"postgresql+psycopg://cirn:{PASSWORD}@127.0.0.1/{RESTORED_DB}"
-    assert "restored" in target.sh(f"cirn-restore {backup} {restored} --db-url '{url}'").stdout
+    assert "restored" in target.sh(f"cirn-restore {backup} {restored} {ids} --db-url '{url}'").stdout
     assert psql(target, "SELECT count(*) FROM audit_events", db=RESTORED_DB) == events
     renv = f"set -a; . /etc/cirn/cirn.env; set +a; export CIRN_HOME={restored} CIRN_DB_URL='{url}'; "
     assert SLUG in target.sh(renv + f"{VENV}/bin/cirn project list").stdout
     verify = target.sh(renv + f"{VENV}/bin/cirn audit verify", check=False)
     assert verify.returncode == 0 and "intact" in verify.stdout, verify.stdout + verify.stderr
     # A database that is not empty is refused as a whole (one transaction), with a message.
-    again = target.sh(f"cirn-restore {backup} /srv/cirn-pg-restored-2 --db-url '{url}'", check=False)
+    again = target.sh(f"cirn-restore {backup} /srv/cirn-pg-restored-2 {ids} --db-url '{url}'", check=False)
     assert again.returncode != 0 and "pg_restore into the database of --db-url failed" in again.stderr
     assert psql(target, "SELECT count(*) FROM audit_events", db=RESTORED_DB) == events
 

@@ -8,49 +8,21 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from cirn import audit, projects
 from cirn.enclave import Enclave
-from cirn.hub.harness import free_port
+
+from .server import postgresql_server
 
 pytestmark = pytest.mark.db
 
 
-def pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.fail("PostgreSQL server binaries are missing: make setup installs Debian's postgresql")
-    return found[-1]
-
-
 @pytest.fixture(scope="module")
 def pg_url():
-    # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
-    root = Path(tempfile.mkdtemp(prefix="cirn-pg-"))
-    data = root / "data"
-    shutil.chown(root, "postgres")
-    os.chmod(root, 0o755)
-    port = free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(as_pg + [pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "cirn"], check=True,
-                   capture_output=True)
-    subprocess.run(as_pg + [pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                            f"-p {port} -h 127.0.0.1 -k {root}", "start"], check=True, capture_output=True)
-    try:
-        subprocess.run([pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "cirn", "cirn"],
-                       check=True, capture_output=True)
-        yield f"postgresql+psycopg://cirn@127.0.0.1:{port}/cirn"
-    finally:
-        subprocess.run(as_pg + [pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with postgresql_server() as url:
+        yield url
 
 
 def test_store_and_audit_on_postgresql(pg_url, tmp_path):

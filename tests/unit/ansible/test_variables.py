@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 ANSIBLE_DIR = Path(__file__).resolve().parents[3] / "ansible"
+DATA_RECIPIENT = "age167xwj69qd44lkrj82fyrtgm54jau8dx3h6j4knmhq9jvzgced49shhchz9"
+KEY_RECIPIENT = "age1ew4me43w7jswd7aamf7hh0579ude4fhngj8hjenzqkvg4snxt9sskjsc8x"
 
 
 @pytest.fixture
@@ -25,7 +27,8 @@ def good_vars(tmp_path) -> dict:
     key.write_text("key")
     return {"cirn_wheelhouse_archive": str(wheelhouse), "cirn_tls_cert_src": str(cert), "cirn_tls_key_src": str(key),
             "cirn_oidc_issuer": "https://idp.example.org/realms/enclave", "cirn_oidc_client_id": "cirn-hub",
-            "cirn_oidc_client_secret": "s3cret-value", "cirn_dataset_dirs": [str(tmp_path)]}
+            "cirn_oidc_client_secret": "s3cret-value", "cirn_dataset_dirs": [str(tmp_path)],
+            "cirn_backup_recipients": [DATA_RECIPIENT], "cirn_backup_key_recipients": [KEY_RECIPIENT]}
 
 
 def validate(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess:
@@ -54,6 +57,7 @@ def test_good_settings_pass(tmp_path, good_vars):
     ({"cirn_project_address_pool": "10.213.0.0"}, "cirn_project_address_pool"),
     ({"cirn_admin_networks": ["10.0.0.0/8", "300.1.1.1/32"]}, "cirn_admin_networks"),
     ({"cirn_authenticator": "demo", "cirn_public_ip": "0.0.0.0"}, "cirn_authenticator"),
+    ({"cirn_backup_key_recipients": [DATA_RECIPIENT]}, "cirn_backup_key_recipients"),  # keys not kept apart
 ])
 def test_wrong_setting_fails_early_naming_it(tmp_path, good_vars, change, named):
     proc = validate(tmp_path, {**good_vars, **change})

@@ -56,6 +56,22 @@ def test_a_committee_decides_only_for_itself_and_once_per_round(enclave):
                             Outcome.reject, "changed my mind")
 
 
+def test_a_person_on_both_committees_decides_for_only_one_in_a_round(enclave):
+    both = Actor("dual", frozenset({Role.distribution_committee, Role.research_committee}))
+    with enclave.db.session() as s:
+        app = at_state(s, enclave, ApplicationState.in_review)
+        workflow.decide(s, app, both, Committee.distribution, Outcome.approve, "")
+        assert not workflow.can_take(s, app, both, "research.approve")
+        assert not workflow.can_take(s, app, both, "research.reject")
+        with pytest.raises(Refused, match="already decided .* for the distribution committee"):
+            workflow.decide(s, app, both, Committee.research, Outcome.approve, "")
+        assert app.state is ApplicationState.in_review
+        workflow.decide(s, app, RES, Committee.research, Outcome.approve, "")
+        assert app.state is ApplicationState.approved
+        completed = s.execute(select(AuditEvent).where(AuditEvent.action == "application.approved")).scalar_one()
+    assert '"approved_by": {"distribution": "dual", "research": "remy"}' in completed.details
+
+
 def test_asking_for_changes_needs_a_comment_and_resubmission_starts_a_new_round(enclave):
     with enclave.db.session() as s:
         app = at_state(s, enclave, ApplicationState.in_review)
