@@ -1,7 +1,7 @@
 """Holding a project's files when its identifier list is missing.
 
 Provisioning writes the project's pseudonyms to `egress-identifiers.txt` in the project folder
-(cirn.datasets.extracts.EGRESS_IDENTIFIERS); the checks match every file against it. Without
+(cirn.datasets.identifier_list.EGRESS_IDENTIFIERS); the checks match every file against it. Without
 that file the identifier checks have nothing to match, and a file full of pseudonyms would scan
 as `pass`. So each file of such a project gets a `review` finding: two reviewers must look,
 and the admin is told what to do (provision the project again). An empty list is a list: a

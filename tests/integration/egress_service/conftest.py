@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from cirn import projects
-from cirn.datasets.extracts import EGRESS_IDENTIFIERS
+from cirn.datasets.identifier_list import EGRESS_IDENTIFIERS
 from cirn.enclave import Enclave
 from cirn.hub.auth import set_account
 from cirn.hub.harness import new_hub

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from cirn.datasets.extracts import EGRESS_IDENTIFIERS
+from cirn.datasets.identifier_list import EGRESS_IDENTIFIERS
 from cirn.egress.service.banners import BANNERS
 
 from .conftest import PLANTED_ID
