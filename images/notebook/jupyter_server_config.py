@@ -1,8 +1,15 @@
 # Server configuration of every project container.
 c = get_config()  # noqa: F821
 
-# Refuse downloads and exports server-side (the UI plugins are disabled in page_config.json).
-c.ServerApp.jpserver_extensions = {"cirn_lockdown": True}
+# The enclave's server extensions, one module each:
+#   cirn_lockdown         refuses downloads and exports (the UI plugins are disabled in page_config.json)
+#   cirn_browser_session  refuses token requests from outside the container: only the browser session
+c.ServerApp.jpserver_extensions = {
+    "cirn_lockdown": True,
+    "cirn_browser_session": True,
+}
+# Data files are read in a kernel: the contents API gives their metadata only (cirn_datafiles).
+c.ServerApp.contents_manager_class = "cirn_datafiles.DataGuardContentsManager"
 # The project folder is where work is kept; the home directory is scratch.
 c.ServerApp.root_dir = "/home/jovyan"
 c.ServerApp.terminals_enabled = True
