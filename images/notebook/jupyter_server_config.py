@@ -10,6 +10,12 @@ c.ServerApp.jpserver_extensions = {
 }
 # Data files are read in a kernel: the contents API gives their metadata only (cirn_datafiles).
 c.ServerApp.contents_manager_class = "cirn_datafiles.DataGuardContentsManager"
+# The server serves kernel-spec resources (/kernelspecs/) and lab extensions (/lab/extensions/)
+# from folders a process in the container can write (~/.local/share/jupyter, ~/.ipython): a data
+# file copied there would be served past the contents API's rules. Only the image's read-only
+# folders count.
+c.ServerApp.kernel_spec_manager_class = "cirn_lockdown.ImageKernelSpecManager"
+c.LabApp.labextensions_path = ["/opt/venv/share/jupyter/labextensions"]
 # The project folder is where work is kept; the home directory is scratch.
 c.ServerApp.root_dir = "/home/jovyan"
 c.ServerApp.terminals_enabled = True
