@@ -47,9 +47,12 @@ def from_inside(request) -> bool:
     if not peer:
         return False  # unknown peer: fail closed
     try:
-        return ipaddress.ip_address(peer.split("%", 1)[0]).is_loopback
+        ip = ipaddress.ip_address(peer.split("%", 1)[0])
     except ValueError:
         return False
+    if ip.version == 6 and ip.ipv4_mapped:  # a dual-stack socket reports 127.0.0.1 as ::ffff:127.0.0.1
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def carries_token(handler) -> bool:

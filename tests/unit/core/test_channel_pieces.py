@@ -53,3 +53,37 @@ def test_only_real_server_tokens_survive():
     assert not is_server_token(token("Server at /user/a/p/", ["inherit"]), role)
     assert not is_server_token(token("Server at /user/a/p/", ["access:servers!user"]), role)
     assert not is_server_token(token("Server at /user/a/p/", []), role)
+
+
+def _browser_session_module():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[3] / "images" / "notebook" / "cirn_browser_session.py"
+    spec = importlib.util.spec_from_file_location("cirn_browser_session", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("peer,inside", [
+    (("127.0.0.1", 5000), True), (("::1", 5000, 0, 0), True), (("::ffff:127.0.0.1", 5000, 0, 0), True),
+    (("172.30.0.1", 5000), False), (("10.0.0.5", 5000), False), (("::ffff:172.30.0.1", 1, 0, 0), False),
+    (None, False), ("/run/socket", False),
+])
+def test_only_a_loopback_socket_peer_counts_as_inside(peer, inside):
+    m = _browser_session_module()
+    request = SimpleNamespace(connection=SimpleNamespace(context=SimpleNamespace(address=peer)),
+                              remote_ip="127.0.0.1")  # what a forged X-Forwarded-For would set
+    assert m.from_inside(request) is inside
+
+
+@pytest.mark.parametrize("headers,args,carries", [
+    ({"Authorization": "token abc"}, {}, True), ({"Authorization": "Bearer abc"}, {}, True),
+    ({"Authorization": "  TOKEN abc"}, {}, True), ({"Authorization": "Basic abc"}, {}, False),
+    ({}, {"token": "abc"}, True), ({}, {}, False), ({}, {"token": ""}, False),
+])
+def test_a_token_is_seen_in_the_header_or_the_arguments(headers, args, carries):
+    m = _browser_session_module()
+    handler = SimpleNamespace(request=SimpleNamespace(headers=headers, query_arguments={}),
+                              get_argument=lambda name, default="": args.get(name, default))
+    assert m.carries_token(handler) is carries
