@@ -12,11 +12,7 @@ sessions are left: each is limited to the one server or service it was issued fo
 
 from __future__ import annotations
 
-import logging
-
 from tornado import web
-
-log = logging.getLogger("cirn.hub.tokens")
 
 # JupyterHub's `self` metascope (jupyterhub.scopes._expand_self_scope) minus `tokens` and the
 # sharing scopes (sharing a server with another user is not how CIRN grants access).
