@@ -10,6 +10,7 @@ import pytest
 from cirn import projects
 from cirn.hub.auth import set_account
 from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
+from tests.e2e.lab import run_in_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -103,24 +104,7 @@ def test_workspace_notebook_opens_runs_and_saves_without_a_token(page, enclave_h
     assert page.locator("a[href$='/hub/token']").count() == 0
     page.goto(f"{hub.url}/user/alice/{slug}/lab/tree/project/analysis.ipynb")
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=120_000)
-    cell = page.locator(".jp-Notebook .jp-Cell").first
-    editor, output = cell.locator(".cm-content"), cell.locator(".jp-OutputArea-output")
-    # A run sent while the notebook is still connecting to its kernel can be lost: try again
-    # (as test_application_flow does).
-    for _ in range(5):
-        for dialog in page.locator(".jp-Dialog button.jp-mod-accept").all():
-            dialog.click()
-        if "print(41 + 1)" not in editor.inner_text():
-            editor.click()
-            page.keyboard.press("Control+a")
-            page.keyboard.insert_text("print(41 + 1)")
-        editor.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            output.first.wait_for(timeout=30_000)
-            break
-        except Exception:
-            page.wait_for_timeout(2_000)
+    output = run_in_cell(page, page.locator(".jp-Notebook .jp-Cell").first, "print(41 + 1)")
     assert output.first.inner_text().strip() == "42"
     page.keyboard.press("Control+s")
     deadline = time.time() + 60
