@@ -140,6 +140,13 @@ def configure_services(c, s: HubSettings) -> None:
         c.JupyterHub.custom_scopes = custom_scopes
 
 
+def configure_api_tokens(c, s: HubSettings) -> None:
+    """Only enclave admins make API tokens: see cirn.hub.tokens."""
+    from .tokens import configure_tokens
+
+    configure_tokens(c, s)
+
+
 def configure(c, s: HubSettings) -> None:
     configure_runtime(c, s)
     configure_network(c, s)
@@ -147,6 +154,7 @@ def configure(c, s: HubSettings) -> None:
     configure_auth(c, s)
     configure_pages(c, s)
     configure_services(c, s)
+    configure_api_tokens(c, s)  # after the services, whose roles it keeps
 
 
 def settings_from_env(environ=None) -> HubSettings:

@@ -198,6 +198,58 @@ class Hub:
         assert r.status_code in (202, 204, 404), r.text
 
 
+class BrowserSession(requests.Session):
+    """What a logged-in browser holds, driven by requests: the hub's login cookie after the demo
+    login, and each project server's OAuth cookie after the first page of that server is opened.
+    Unsafe methods carry the `_xsrf` cookie of the path they go to, as JupyterLab does."""
+
+    def __init__(self, hub: "Hub"):
+        super().__init__()
+        self.hub = hub
+
+    def xsrf(self, url: str) -> str:
+        from urllib.parse import urlparse
+        path = urlparse(url).path
+        best = ("", "")
+        for c in self.cookies:
+            if c.name == "_xsrf" and path.startswith(c.path or "/") and len(c.path or "/") >= len(best[0]):
+                best = (c.path or "/", c.value)
+        return best[1]
+
+    def request(self, method, url, **kwargs):
+        if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-XSRFToken", self.xsrf(url))
+            kwargs["headers"] = headers
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, url, **kwargs)
+
+    def login(self, user: str, password: str) -> "BrowserSession":
+        self.get(f"{self.hub.url}/hub/login")
+        r = self.post(f"{self.hub.url}/hub/login", data={"username": user, "password": password,
+                                                         "_xsrf": self.xsrf(f"{self.hub.url}/hub/login")})
+        assert r.status_code == 200 and "/hub/login" not in r.url, f"login of {user} failed: {r.status_code} {r.url}"
+        return self
+
+    def open_server(self, user: str, server: str) -> str:
+        """Open the server's first page (the OAuth hop sets its cookie); returns its base URL."""
+        base = f"{self.hub.url}/user/{user}/{server}"
+        r = self.get(f"{base}/api/status")  # an API answers 403 without a session: open a page first
+        if r.status_code != 200:
+            r = self.get(f"{base}/lab")
+            assert r.status_code == 200, f"opening {base}/lab: {r.status_code} {r.url}"
+        return base
+
+
+def browser_session(hub: "Hub", enclave, user: str, groups=("researchers",), admin: bool = False) -> BrowserSession:
+    """A demo account for `user` (a fresh password) and a session logged in with it."""
+    from cirn.hub.auth import new_password, set_account
+    password = new_password()
+    with enclave.db.session() as s:
+        set_account(s, "test", user, password, is_admin=admin, groups=list(groups))
+    return BrowserSession(hub).login(user, password)
+
+
 def new_hub(home: Path, **kwargs) -> Hub:
     return Hub(home=home, port=free_port(), api_port=free_port(), proxy_api_port=free_port(),
                token=secrets.token_hex(16), egress_api_port=free_port(), **kwargs)

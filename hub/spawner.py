@@ -61,6 +61,13 @@ def data_fingerprint(enclave: Enclave, slug: str, dataset_ids: list[str]) -> str
     return h.hexdigest()[:32]
 
 
+def contents_caps_env(policy) -> dict[str, str]:
+    """The contents API's caps for the container's cirn_datafiles, from the policy's `contents`."""
+    return {"CIRN_DATA_ROOT": DATA_ROOT,
+            "CIRN_CONTENTS_BASE64_MAX_BYTES": str(policy.contents.base64_max_bytes),
+            "CIRN_CONTENTS_TEXT_MAX_BYTES": str(policy.contents.text_max_bytes)}
+
+
 def hardened_host_config(profile, tmpfs_size: str = "1g") -> dict:
     """Host settings every project container gets, whatever the project."""
     return {
@@ -179,6 +186,7 @@ class ProjectSpawner(DockerSpawner):
     def get_env(self):
         env = super().get_env()
         env["CIRN_PROJECT"] = self.name
+        env.update(contents_caps_env(self.enclave.policy))
         if getattr(self, "egress_url", None):
             env["CIRN_EGRESS_URL"] = self.egress_url
         return env

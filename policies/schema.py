@@ -60,9 +60,19 @@ class Hub(Strict):
     reconcile_interval: float = Field(default=20, gt=0, le=60)
 
 
+class Contents(Strict):
+    """What a project server's contents API may send to a browser (files under /data: metadata only)."""
+
+    base64_max_bytes: int = Field(default=256 * 1024, ge=0, le=64 * 1024**2,
+                                  description="Largest file whose content is sent as base64 (binary).")
+    text_max_bytes: int = Field(default=1024**2, ge=0, le=256 * 1024**2,
+                                description="Largest file whose content is sent as text.")
+
+
 class EnclavePolicy(Strict):
     resources: Resources
     images: Images
     hub: Hub = Hub()
+    contents: Contents = Contents()
     egress: EgressPolicy = EgressPolicy()
     qc: QcPolicy = QcPolicy()

@@ -4,9 +4,13 @@ Defence in depth only: the real control is the closed network plus egress review
 added in front of the server's own, so /files/ and /nbconvert/ never reach their handlers.
 """
 
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from traitlets import default
+
+IMAGE_KERNELS = "/opt/venv/share/jupyter/kernels"
 
 MESSAGE = ("downloads and exports are disabled in the CIRN enclave; "
            "ask for a release through egress review")
@@ -15,6 +19,20 @@ MESSAGE = ("downloads and exports are disabled in the CIRN enclave; "
 class RefusedHandler(JupyterHandler):
     def prepare(self):
         raise web.HTTPError(403, MESSAGE)
+
+
+class ImageKernelSpecManager(KernelSpecManager):
+    """Kernel specs from the image's read-only folder only.
+
+    The server serves every file of a kernel spec's folder at /kernelspecs/<name>/; the default
+    folders include ~/.local/share/jupyter/kernels and ~/.ipython/kernels, which a process in
+    the container can write, so a data file copied into one would be served past the contents
+    API's rules. (`kernel_dirs` is not a configurable trait, hence the subclass.)
+    """
+
+    @default("kernel_dirs")
+    def _image_kernel_dirs(self):
+        return [IMAGE_KERNELS]
 
 
 def _jupyter_server_extension_points():

@@ -1,8 +1,21 @@
 # Server configuration of every project container.
 c = get_config()  # noqa: F821
 
-# Refuse downloads and exports server-side (the UI plugins are disabled in page_config.json).
-c.ServerApp.jpserver_extensions = {"cirn_lockdown": True}
+# The enclave's server extensions, one module each:
+#   cirn_lockdown         refuses downloads and exports (the UI plugins are disabled in page_config.json)
+#   cirn_browser_session  refuses token requests from outside the container: only the browser session
+c.ServerApp.jpserver_extensions = {
+    "cirn_lockdown": True,
+    "cirn_browser_session": True,
+}
+# Data files are read in a kernel: the contents API gives their metadata only (cirn_datafiles).
+c.ServerApp.contents_manager_class = "cirn_datafiles.DataGuardContentsManager"
+# The server serves kernel-spec resources (/kernelspecs/) and lab extensions (/lab/extensions/)
+# from folders a process in the container can write (~/.local/share/jupyter, ~/.ipython): a data
+# file copied there would be served past the contents API's rules. Only the image's read-only
+# folders count.
+c.ServerApp.kernel_spec_manager_class = "cirn_lockdown.ImageKernelSpecManager"
+c.LabApp.labextensions_path = ["/opt/venv/share/jupyter/labextensions"]
 # The project folder is where work is kept; the home directory is scratch.
 c.ServerApp.root_dir = "/home/jovyan"
 c.ServerApp.terminals_enabled = True

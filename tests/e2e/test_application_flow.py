@@ -19,6 +19,7 @@ from cirn.hub.applications.samples import CLINICAL_CSV, minimal_pdf
 from cirn.hub.harness import fresh_enclave, new_hub, remove_test_objects
 from cirn.policies.application_rules import load_application_policy
 
+from tests.e2e.lab import run_in_cell
 from tests.e2e.oidc_idp import oidc_login, provider_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
@@ -171,23 +172,7 @@ def test_apply_review_provision_and_query_in_jupyterlab(browser, page, world):
     page.locator(".jp-LauncherCard[data-category='Notebook']").first.click()
     page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=120_000)
     cell = page.locator(".jp-Notebook .jp-Cell").first
-    editor = cell.locator(".cm-content")
-    output = cell.locator(".jp-OutputArea-output")
-    # A run sent while the notebook is still connecting to its kernel can be lost: try again.
-    for _ in range(5):
-        for dialog in page.locator(".jp-Dialog button.jp-mod-accept").all():
-            dialog.click()
-        if "duckdb" not in editor.inner_text():
-            editor.click()
-            page.keyboard.press("Control+a")
-            page.keyboard.insert_text(QUERY)
-        editor.click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            output.first.wait_for(timeout=30_000)
-            break
-        except Exception:
-            page.wait_for_timeout(2_000)
+    output = run_in_cell(page, cell, QUERY)
     text = output.first.inner_text()
     assert "[('RD1', 14), ('RD2', 13), ('RD3', 13)]" in text, text
     # Only the granted variables are there: no sex, no hpo_terms.

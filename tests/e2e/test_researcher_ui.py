@@ -10,6 +10,7 @@ import pytest
 from cirn import projects
 from cirn.hub.auth import set_account
 from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
+from tests.e2e.lab import run_in_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -71,3 +72,50 @@ def test_researcher_starts_a_project_and_lab_shows_data_and_project(page, enclav
     menu = page.locator(".lm-Menu").first
     menu.wait_for()
     assert "Download" not in menu.inner_text()
+
+
+NOTEBOOK = {"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
+                       "source": ""}],
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_workspace_notebook_opens_runs_and_saves_without_a_token(page, enclave_hub):
+    """JupyterLab works from its browser session alone (no token in its page config): a workspace
+    notebook opens, runs in its kernel over the session's websocket, and saves; a data file does
+    not open in the browser; and the hub offers no Token page."""
+    import json
+    import os
+    import time
+
+    from cirn.hub.spawner import CONTAINER_UID
+
+    hub, slugs = enclave_hub
+    slug = slugs["open"]
+    workspace = hub_enclave_workspace(hub, slug)
+    nb_path = workspace / "analysis.ipynb"
+    nb_path.write_text(json.dumps(NOTEBOOK))
+    os.chown(nb_path, CONTAINER_UID, CONTAINER_UID)
+    login(page, hub, "alice", "correct horse battery")
+    page.wait_for_selector("#cirn-projects")
+    r = hub.start_server("alice", slug)  # 400: already running from the test before
+    assert r.status_code in (201, 202, 400), r.text
+    hub.wait_ready("alice", slug, timeout=120)
+    assert page.locator("a[href$='/hub/token']").count() == 0
+    page.goto(f"{hub.url}/user/alice/{slug}/lab/tree/project/analysis.ipynb")
+    page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=120_000)
+    output = run_in_cell(page, page.locator(".jp-Notebook .jp-Cell").first, "print(41 + 1)")
+    assert output.first.inner_text().strip() == "42"
+    page.keyboard.press("Control+s")
+    deadline = time.time() + 60
+    while "print(41 + 1)" not in nb_path.read_text():
+        assert time.time() < deadline, "the notebook was not saved to the workspace"
+        time.sleep(0.5)
+    # A granted data file does not open in the browser: the server says to read it in a kernel.
+    page.goto(f"{hub.url}/user/alice/{slug}/lab/tree/data/cohort/clinical.csv")
+    page.wait_for_selector("text=Read it in a kernel", timeout=60_000)
+
+
+def hub_enclave_workspace(hub, slug):
+    from cirn.enclave import Enclave
+    return Enclave.from_env({"CIRN_HOME": str(hub.home)}).state.project_workspace(slug)

@@ -7,11 +7,10 @@ import datetime as dt
 import time
 
 import pytest
-import requests
 
 from cirn import projects
 
-from cirn.hub.harness import container_of
+from cirn.hub.harness import browser_session, container_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -58,9 +57,9 @@ def test_servers_survive_a_hub_restart(world, hub, docker_client):
     slug = world.project("restart", [user], {"cohort": {"a.csv": "x\n1\n"}})
     assert hub.start_server(user, slug).status_code in (201, 202)
     before = container_of(docker_client, slug, user).id
-    token = hub.user_token(user)
-    url = f"{hub.url}/user/{user}/{slug}/api/status"
-    assert requests.get(url, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
+    browser = browser_session(hub, world.enclave, user)
+    url = f"{browser.open_server(user, slug)}/api/status"
+    assert browser.get(url).status_code == 200
     hub.stop(kill_proxy=False)
     # While the hub is down the proxy still routes to the running server.
     assert container_of(docker_client, slug, user).id == before
@@ -68,7 +67,8 @@ def test_servers_survive_a_hub_restart(world, hub, docker_client):
     model = hub.wait_ready(user, slug, timeout=30)
     assert model["ready"]
     assert container_of(docker_client, slug, user).id == before
-    assert requests.get(url, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
+    # The browser session (hub cookie and the server's OAuth cookie) outlives the restart.
+    assert browser.get(url).status_code == 200
 
 
 @pytest.mark.parametrize("change", ["revoke", "rebuild"])

@@ -16,7 +16,7 @@ import requests
 
 from cirn import projects
 
-from cirn.hub.harness import container_of, exec_py
+from cirn.hub.harness import browser_session, container_of, exec_py
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -171,18 +171,18 @@ def test_refused_spawns_get_403_with_the_reason(case, world, hub, docker_client)
     assert not docker_client.containers.list(all=True, filters={"label": f"org.cirn.project={slug}"})
 
 
-def test_downloads_and_exports_refused_by_the_server(running, hub):
-    token = hub.user_token("alice")
-    base = f"{hub.url}/user/alice/{running['a']}"
-    h = {"Authorization": f"token {token}"}
-    requests.put(f"{base}/api/contents/project/nb.ipynb", headers=h, timeout=10,
-                 json={"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
-    assert requests.get(f"{base}/api/contents/project/result.txt", headers=h, timeout=10).status_code == 200
+def test_downloads_and_exports_refused_by_the_server(running, hub, world):
+    browser = browser_session(hub, world.enclave, "alice")
+    base = browser.open_server("alice", running["a"])
+    r = browser.put(f"{base}/api/contents/project/nb.ipynb",
+                    json={"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
+    assert r.status_code in (200, 201), (r.status_code, r.text)
+    assert browser.get(f"{base}/api/contents/project/result.txt").status_code == 200
     for path in ("/files/project/result.txt", "/files/project/result.txt?download=1",
                  "/nbconvert/html/project/nb.ipynb?download=true", "/nbconvert/script/project/nb.ipynb"):
-        r = requests.get(base + path, headers=h, timeout=10, allow_redirects=False)
+        r = browser.get(base + path, allow_redirects=False)
         assert r.status_code == 403, (path, r.status_code)
-    lab = requests.get(f"{base}/lab", headers=h, timeout=20)
+    lab = browser.get(f"{base}/lab")
     assert lab.status_code == 200
     config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
                                   lab.text, re.S).group(1))
