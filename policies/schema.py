@@ -16,6 +16,7 @@ MEM_RE = re.compile(r"^\d+(\.\d+)?[KMG]?$")
 from .schema_base import Strict
 from .egress_rules import EgressPolicy
 from .qc_rules import QcPolicy
+from .meter_rules import MeterPolicy
 
 
 class ResourceProfile(Strict):
@@ -66,3 +67,4 @@ class EnclavePolicy(Strict):
     hub: Hub = Hub()
     egress: EgressPolicy = EgressPolicy()
     qc: QcPolicy = QcPolicy()
+    meter: MeterPolicy = MeterPolicy()
