@@ -2,7 +2,7 @@
 c = get_config()  # noqa: F821
 
 # Refuse downloads and exports server-side (the UI plugins are disabled in page_config.json).
-c.ServerApp.jpserver_extensions = {"cirn_lockdown": True}
+c.ServerApp.jpserver_extensions = {"cirn_lockdown": True, "cirn_meter": True}
 # The project folder is where work is kept; the home directory is scratch.
 c.ServerApp.root_dir = "/home/jovyan"
 c.ServerApp.terminals_enabled = True
