@@ -130,6 +130,9 @@ class MeterCounter(Base):
     day: Mapped[dt.date] = mapped_column(Date)  # the latest day its bytes were added to
     sent: Mapped[str] = mapped_column(Text, default="{}")  # JSON {kind: bytes}, cumulative since start
     seq: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON {container, tx, sent}: the container's network counter and the reported total when first
+    # seen, the baseline of the hub's cross-check (cirn.hub.meter.accounting.cross_check).
+    network: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -157,7 +160,7 @@ class MeterAlert(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     day: Mapped[dt.date] = mapped_column(Date, index=True)
-    level: Mapped[str] = mapped_column(String(16))  # warning | limit
+    level: Mapped[str] = mapped_column(String(16))  # warning | limit | mismatch
     username: Mapped[str] = mapped_column(String(100), index=True)
     project: Mapped[str] = mapped_column(String(40))
     bytes: Mapped[int] = mapped_column(BigInteger)  # the user's total that day when it was raised

@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cirn import audit
-from cirn.errors import Conflict
 from cirn.models import Member, MemberStatus, MeterAlert, MeterCounter, MeterUsage, Project
 from cirn.policies.meter_rules import MeterPolicy
 from cirn.projects import change_member_status
@@ -30,6 +29,11 @@ ACTOR = "service:cirn-meter"
 # is reported so the hub can compare totals, but carries no data and is not counted.
 COUNTED = ("http", "kernel", "terminal", "websocket")
 KINDS = (*COUNTED, "static")
+# The hub's cross-check: the container's own network interface (counted by the kernel, outside the
+# researcher's reach) may send this much more than the server reported, for TCP/IP and websocket
+# framing, the reports themselves and hub activity pings, before an admin is alerted.
+NETWORK_RATIO = 1.25
+NETWORK_SLACK = 1024 * 1024
 INSTANCE_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 MAX_BYTES = 1 << 60
 
@@ -152,12 +156,15 @@ def apply_levels(session: Session, username: str, project: str, outcome: Outcome
         outcome.suspended = suspend_member(session, username, project, total, policy)
 
 
+LEVEL_EVENTS = {"warning": "warning", "limit": "limit_exceeded", "mismatch": "mismatch"}
+
+
 def _raise(session, level, username, project, day, total, threshold, message, now) -> MeterAlert:
     alert = MeterAlert(at=now, day=day, level=level, username=username, project=project, bytes=total,
                        threshold=threshold, message=message)
     session.add(alert)
     session.flush()
-    audit.record(session, ACTOR, f"meter.{'warning' if level == 'warning' else 'limit_exceeded'}",
+    audit.record(session, ACTOR, f"meter.{LEVEL_EVENTS[level]}",
                  f"{username}/{project}", day=day.isoformat(), bytes=total, threshold=threshold, alert=alert.id)
     return alert
 
@@ -171,6 +178,39 @@ def suspend_member(session: Session, username: str, project: str, total: int, po
     change_member_status(session, ACTOR, project, username, "suspend",
                          f"daily volume limit of {mib(policy.daily_limit_bytes)} passed with {mib(total)}")
     return True
+
+
+def network_excess(baseline: dict, sent_total: int, tx: int) -> int:
+    """Bytes the container's network interface sent since the baseline beyond what the server reported
+    (allowing for framing overhead); above zero, something left the container unmetered."""
+    return (tx - baseline["tx"]) - int((sent_total - baseline["sent"]) * NETWORK_RATIO) - NETWORK_SLACK
+
+
+def cross_check(session: Session, username: str, project: str, instance: str, container: str, tx: int,
+                day: dt.date, now: dt.datetime) -> MeterAlert | None:
+    """Compare what a server reported (all kinds) with what its container's network interface sent.
+
+    A researcher who silences or lowers the in-container counter (it runs under their own user)
+    still cannot hide bytes from the interface counter the hub reads through the Docker engine;
+    the difference raises a `mismatch` alert for admins, once a day per user and project.
+    """
+    counter = session.execute(select(MeterCounter).where(
+        MeterCounter.username == username, MeterCounter.project == project,
+        MeterCounter.instance == instance)).scalar_one_or_none()
+    if counter is None:
+        return None
+    sent_total = sum(_loads(counter.sent).values())
+    base = json.loads(counter.network) if counter.network else None
+    if base is None or base.get("container") != container or tx < base["tx"]:
+        counter.network = json.dumps({"container": container, "tx": tx, "sent": sent_total})
+        return None
+    excess = network_excess(base, sent_total, tx)
+    if excess <= 0 or _alerts(session, username, day, "mismatch", project):
+        return None
+    message = (f"the network interface of {username}'s server of project {project} sent {mib(excess)} more than "
+               "the server reported: output may have left without being metered (a tampered counter, or "
+               "a process talking past the server); look at the audit log and the container")
+    return _raise(session, "mismatch", username, project, day, tx - base["tx"], sent_total - base["sent"], message, now)
 
 
 def reinstate(session: Session, actor: str, project: str, username: str) -> Member:
@@ -197,7 +237,3 @@ def usage_on(session: Session, day: dt.date) -> list[MeterUsage]:
     return list(session.execute(select(MeterUsage).where(MeterUsage.day == day)
                                 .order_by(MeterUsage.counted.desc())).scalars())
 
-
-def check_not_resolved(alert: MeterAlert) -> None:
-    if alert.resolved_at is not None:
-        raise Conflict(f"alert {alert.id} was already resolved by {alert.resolved_by}")

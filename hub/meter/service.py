@@ -8,7 +8,9 @@ Why a service and not the reconciler: reports must arrive from inside the projec
 (pushed by the server, which is the one that knows what it sent), be authenticated by the hub
 (the server's own token names the user and the project), and be recorded at once; the
 reconciler is a loop with no listener, and pulling from servers would need a token that opens
-every researcher's server. The reconciler stays the backstop: a suspended member's server is
+every researcher's server. The counter runs in the researcher's container, so the service also
+compares each report with the container's network interface counter (read from the Docker
+engine, out of the researcher's reach) and alerts admins when more left than was reported. The reconciler stays the backstop: a suspended member's server is
 stopped within its pass even if this service's own stop fails.
 """
 
@@ -45,6 +47,7 @@ class Meter:
     def __init__(self, enclave: Enclave, hub=None):
         self.enclave = enclave
         self.hub = hub
+        self._docker = None
 
     def record(self, username: str, project: str, report: accounting.Report, now: dt.datetime) -> accounting.Outcome:
         with self.enclave.db.session() as session:
@@ -52,6 +55,31 @@ class Meter:
         for alert in outcome.alerts:
             log.warning("alert %s (%s): %s", alert.id, alert.level, alert.message)
         return outcome
+
+    def network_tx(self, username: str, project: str) -> tuple[str, int] | None:
+        """The project container's id and the bytes its network interfaces sent, from the Docker engine."""
+        import docker
+        if self._docker is None:
+            self._docker = docker.from_env()
+        found = self._docker.containers.list(filters={"label": [f"org.cirn.user={username}",
+                                                                f"org.cirn.project={project}"]})
+        if len(found) != 1:
+            return None
+        stats = found[0].stats(stream=False, one_shot=True)
+        return found[0].id, sum(n.get("tx_bytes", 0) for n in (stats.get("networks") or {}).values())
+
+    def check_network(self, username: str, project: str, instance: str, day: dt.date) -> None:
+        try:
+            seen = self.network_tx(username, project)
+        except Exception:  # the engine is busy or the container just went: the next report checks again
+            log.warning("cross-check of %s/%s skipped: the Docker engine did not answer", username, project)
+            return
+        if seen is None:
+            return
+        with self.enclave.db.session() as session:
+            alert = accounting.cross_check(session, username, project, instance, seen[0], seen[1], day, utcnow())
+        if alert is not None:
+            log.warning("alert %s (mismatch): %s", alert.id, alert.message)
 
     def stop(self, username: str, project: str, reason: str) -> None:
         from cirn.hub.reconciler import RunningServer
@@ -103,6 +131,7 @@ class Report(web.RequestHandler):
         except (ValueError, accounting.BadReport) as exc:
             raise web.HTTPError(400, f"bad report: {exc}")
         outcome = await asyncio.to_thread(self.meter.record, model["name"], project, report, utcnow())
+        await asyncio.to_thread(self.meter.check_network, model["name"], project, report.instance, outcome.day)
         if outcome.suspended:
             await asyncio.to_thread(self.meter.stop, model["name"], project,
                                     f"daily volume limit passed ({accounting.mib(outcome.user_total)})")

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date, nullable=False),
         sa.Column("sent", sa.Text, nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("network", sa.Text, nullable=True),
         sa.Column("updated_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("username", "project", "instance"),
     )

@@ -163,3 +163,35 @@ def test_counts_survive_reopening_the_database(enclave):
 def test_bad_reports_name_the_field(body, field):
     with pytest.raises(acc.BadReport, match=field):
         acc.parse_report(body)
+
+
+def test_network_cross_check_alerts_when_more_left_than_was_reported(enclave):
+    setup(enclave)
+    report(enclave, {"kernel": 1000, "static": 500})
+    with enclave.db.session() as s:
+        day = T0.date()
+        assert acc.cross_check(s, "alice", "proj-one", "instance-a", "c1", 10_000, day, T0) is None  # baseline
+    report(enclave, {"kernel": 1_001_000, "static": 500}, seq=2)
+    with enclave.db.session() as s:
+        # 1 MB reported, 1.1 MB on the wire: framing, within the allowance
+        assert acc.cross_check(s, "alice", "proj-one", "instance-a", "c1", 1_110_000, day, T0) is None
+        # 4 MB on the wire for 1 MB reported: something left unmetered
+        alert = acc.cross_check(s, "alice", "proj-one", "instance-a", "c1", 4_010_000, day, T0)
+        assert alert is not None and alert.level == "mismatch" and "more than the server reported" in alert.message
+        assert acc.cross_check(s, "alice", "proj-one", "instance-a", "c1", 9_010_000, day, T0) is None  # once a day
+    assert events(enclave, "meter.mismatch")
+
+
+def test_a_new_container_starts_a_new_network_baseline(enclave):
+    setup(enclave)
+    report(enclave, {"kernel": 10})
+    with enclave.db.session() as s:
+        acc.cross_check(s, "alice", "proj-one", "instance-a", "c1", 50_000_000, T0.date(), T0)
+        assert acc.cross_check(s, "alice", "proj-one", "instance-a", "c2", 100, T0.date(), T0) is None
+
+
+def test_network_excess_allows_framing_and_a_slack():
+    base = {"tx": 0, "sent": 0}
+    assert acc.network_excess(base, 1_000_000, 1_200_000) < 0
+    assert acc.network_excess(base, 0, acc.NETWORK_SLACK) == 0
+    assert acc.network_excess(base, 0, acc.NETWORK_SLACK + 10) == 10
