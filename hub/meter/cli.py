@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 from rich.console import Console
 from rich.table import Table
@@ -13,17 +11,8 @@ from cirn.enclave import Enclave
 from . import accounting
 
 
-def parse_day(_ctx, _param, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
-
-
 def register(main: click.Group) -> None:
-    from cirn.cli import CirnGroup, actor
+    from cirn.cli import CirnGroup, actor, parse_date
 
     @main.group(cls=CirnGroup)
     def alerts() -> None:
@@ -31,7 +20,7 @@ def register(main: click.Group) -> None:
 
     @alerts.command("list")
     @click.option("--open", "open_only", is_flag=True, help="Only alerts not yet resolved.")
-    @click.option("--day", callback=parse_day, default=None, help="Only alerts of this UTC day, YYYY-MM-DD.")
+    @click.option("--day", callback=parse_date, default=None, help="Only alerts of this UTC day, YYYY-MM-DD.")
     @click.pass_obj
     def alerts_list(enclave: Enclave, open_only: bool, day) -> None:
         """List alerts, newest first, with the suspended memberships they caused."""
