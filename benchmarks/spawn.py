@@ -4,9 +4,10 @@ Runs, in one process and one run, the project spawner (policy checks, per-projec
 network, bind mounts, hardening) and a plain DockerSpawner (same image, an internal network too)
 through a real hub each: 10 sequential spawns, then 20 concurrent ones, and prints p50/p95 and
 the project spawner's ratio to the plain one. Goal: the project spawner adds < 10% to p50, and all
-20 concurrent spawns succeed.
+20 concurrent spawns succeed. With --meter-baseline a third hub runs the project spawner with the
+volume meter extension left out, and the metered/unmetered p50 ratio is printed (goal < 1.05).
 
-    .venv/bin/python benchmarks/spawn.py [--sequential 10] [--concurrent 20]
+    .venv/bin/python benchmarks/spawn.py [--sequential 10] [--concurrent 20] [--meter-baseline]
 """
 
 from __future__ import annotations
@@ -110,13 +111,19 @@ def concurrent_batch(hub, users: list[str], server_for) -> tuple[list[float], li
     return times, failures
 
 
-def start_project_hub(home: Path, prefix: str, users: list[str]):
+UNMETERED_CONFIG = """
+# The same project spawner, the server started without the cirn_meter extension (the lockdown stays).
+c.ProjectSpawner.args = ["--ServerApp.jpserver_extensions=cirn_lockdown=True"]
+"""
+
+
+def start_project_hub(home: Path, prefix: str, users: list[str], extra_config: str = "", name: str = "bench"):
     """Project spawner: one project with every bench user as a member and two granted extracts."""
     enclave = fresh_enclave(home)
-    slug = f"{prefix}-bench"
+    slug = f"{prefix}-{name}"
     add_project(enclave, slug, "Benchmark", users, actor="bench", expires=dt.date.today() + dt.timedelta(days=1),
                 extracts={ds: {"table.csv": "a,b\n1,2\n"} for ds in ("cohort", "genotypes")})
-    hub = new_hub(home, reconcile_interval=60)
+    hub = new_hub(home, reconcile_interval=60, extra_config=extra_config)
     hub.start()
     for u in users:
         hub.create_user(u)
@@ -140,6 +147,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sequential", type=int, default=10)
     ap.add_argument("--concurrent", type=int, default=20)
+    ap.add_argument("--meter-baseline", action="store_true",
+                    help="Also run the project spawner without the volume meter and print the ratio.")
     args = ap.parse_args()
     build_all(progress=lambda m: None)
     client = docker.from_env()
@@ -152,13 +161,17 @@ def main() -> int:
             hubs["project"], slug = start_project_hub(Path(tmp) / "project", prefix, users)
             hubs["plain"], net = start_plain_hub(Path(tmp) / "plain", prefix, users, client)
             server_for = {"project": lambda u: slug, "plain": lambda u: "plain"}
+            if args.meter_baseline:
+                hubs["unmetered"], slug_u = start_project_hub(Path(tmp) / "unmetered", prefix, users,
+                                                              UNMETERED_CONFIG, "unmetered")
+                server_for["unmetered"] = lambda u: slug_u
             results = {name: {"seq": [], "conc": [], "failures": []} for name in hubs}
-            # Side by side: the two spawners alternate, so both see the same machine load.
+            # Side by side: the spawners take turns, so all see the same machine load.
             for i in range(args.sequential):
-                order = ("project", "plain") if i % 2 == 0 else ("plain", "project")
+                order = list(hubs) if i % 2 == 0 else list(reversed(hubs))
                 for name in order:
                     results[name]["seq"].append(spawn_and_stop(hubs[name], users[0], server_for[name](users[0])))
-            for name in ("plain", "project"):
+            for name in ("plain", "project", "unmetered")[:len(hubs)]:
                 times, failures = concurrent_batch(hubs[name], users[:args.concurrent], server_for[name])
                 results[name]["conc"], results[name]["failures"] = times, failures
         except Exception:
@@ -175,7 +188,7 @@ def main() -> int:
                 n.remove()
     print(f"spawn benchmark: {args.sequential} sequential, {args.concurrent} concurrent, on {os.cpu_count()} cores")
     print(f"{'spawner':<10} {'seq p50':>8} {'seq p95':>8} {'conc p50':>9} {'conc p95':>9} {'ok':>6}")
-    for name in ("plain", "project"):
+    for name in ("plain", "project", "unmetered")[:len(results)]:
         r = results[name]
         print(f"{name:<10} {statistics.median(r['seq']):8.2f} {pct(r['seq'], .95):8.2f} "
               f"{statistics.median(r['conc']) if r['conc'] else float('nan'):9.2f} "
@@ -184,6 +197,13 @@ def main() -> int:
     cratio = (statistics.median(results["project"]["conc"]) / statistics.median(results["plain"]["conc"])
               if results["project"]["conc"] and results["plain"]["conc"] else float("nan"))
     print(f"ratio project/plain p50: sequential {ratio:.3f} (goal < 1.10), concurrent {cratio:.3f}")
+    if "unmetered" in results:
+        u = results["unmetered"]
+        mratio = statistics.median(results["project"]["seq"]) / statistics.median(u["seq"])
+        mcratio = (statistics.median(results["project"]["conc"]) / statistics.median(u["conc"])
+                   if results["project"]["conc"] and u["conc"] else float("nan"))
+        print(f"ratio metered/unmetered project spawner p50: sequential {mratio:.3f} (goal < 1.05), "
+              f"concurrent {mcratio:.3f}")
     for name in ("plain", "project"):
         for f in results[name]["failures"]:
             print(f"{name} failure: {f}")

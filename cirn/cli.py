@@ -241,6 +241,8 @@ def _register_optional_groups() -> None:
     register_egress(main)
     from cirn.egress.service.cli import register as register_review
     register_review(main)
+    from cirn.hub.meter.cli import register as register_alerts
+    register_alerts(main)
 
 
 _register_optional_groups()

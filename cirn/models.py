@@ -1,11 +1,12 @@
-"""Tables of the project store and the audit log: Project, Member, Grant, AuditEvent, Account."""
+"""Tables of the project store and the audit log: Project, Member, Grant, AuditEvent, Account, and the
+volume meter's MeterCounter, MeterUsage and MeterAlert."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
@@ -43,6 +44,11 @@ class Project(Base):
         return today > self.expires
 
 
+class MemberStatus(str, enum.Enum):
+    active = "active"
+    suspended = "suspended"  # by an enclave admin or by the volume meter, until an admin reinstates
+
+
 class Member(Base):
     __tablename__ = "members"
     __table_args__ = (UniqueConstraint("project_id", "username"),)
@@ -51,6 +57,9 @@ class Member(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     username: Mapped[str] = mapped_column(String(100), index=True)
     added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[MemberStatus] = mapped_column(Enum(MemberStatus, native_enum=False, length=16),
+                                                 default=MemberStatus.active)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     project: Mapped[Project] = relationship(back_populates="members")
 
@@ -109,3 +118,56 @@ class Account(Base):
     is_admin: Mapped[bool] = mapped_column(default=False)
     groups: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of hub group names (cirn.hub.groups)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MeterCounter(Base):
+    """The last cumulative counts one server instance reported; a report only ever raises them."""
+
+    __tablename__ = "meter_counters"
+    __table_args__ = (UniqueConstraint("username", "project", "instance"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    project: Mapped[str] = mapped_column(String(40))
+    instance: Mapped[str] = mapped_column(String(64))
+    day: Mapped[dt.date] = mapped_column(Date)  # the latest day its bytes were added to
+    sent: Mapped[str] = mapped_column(Text, default="{}")  # JSON {kind: bytes}, cumulative since start
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    # JSON {container, tx, sent}: the container's network counter and the reported total when first
+    # seen, the baseline of the hub's cross-check (cirn.hub.meter.accounting.cross_check).
+    network: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MeterUsage(Base):
+    """Bytes one user's server of one project sent to the browser on one UTC day, by kind."""
+
+    __tablename__ = "meter_usage"
+    __table_args__ = (UniqueConstraint("username", "project", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    project: Mapped[str] = mapped_column(String(40))
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    counted: Mapped[int] = mapped_column(BigInteger, default=0)  # what the daily levels apply to
+    sent: Mapped[str] = mapped_column(Text, default="{}")  # JSON {kind: bytes}, including uncounted kinds
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MeterAlert(Base):
+    """A user's daily volume passed the policy's warning level or its limit; admins see and resolve it."""
+
+    __tablename__ = "meter_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    level: Mapped[str] = mapped_column(String(16))  # warning | limit | mismatch
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    project: Mapped[str] = mapped_column(String(40))
+    bytes: Mapped[int] = mapped_column(BigInteger)  # the user's total that day when it was raised
+    threshold: Mapped[int] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)

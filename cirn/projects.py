@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import audit
 from .errors import Conflict, NotFound, Refused
-from .models import Grant, Member, Project, ProjectStatus
+from .models import Grant, Member, MemberStatus, Project, ProjectStatus
 from .state import check_dataset_id, check_slug
 
 # (from status, action) -> (to status, audit action). Anything not listed is refused.
@@ -25,6 +25,13 @@ TRANSITIONS: dict[tuple[ProjectStatus, str], tuple[ProjectStatus, str]] = {
     (ProjectStatus.suspended, "resume"): (ProjectStatus.active, "project.resumed"),
     (ProjectStatus.active, "close"): (ProjectStatus.closed, "project.closed"),
     (ProjectStatus.suspended, "close"): (ProjectStatus.closed, "project.closed"),
+}
+
+
+# A member's own access to one project, apart from the project's status: (from, action) -> (to, audit action).
+MEMBER_TRANSITIONS: dict[tuple[MemberStatus, str], tuple[MemberStatus, str]] = {
+    (MemberStatus.active, "suspend"): (MemberStatus.suspended, "project.member_suspended"),
+    (MemberStatus.suspended, "reinstate"): (MemberStatus.active, "project.member_reinstated"),
 }
 
 
@@ -141,6 +148,26 @@ def change_status(session: Session, actor: str, slug: str, action: str, **detail
     return project
 
 
+def change_member_status(session: Session, actor: str, slug: str, username: str, action: str,
+                         reason: str = "") -> Member:
+    """Suspend or reinstate one member's access to one project; the reconciler stops a suspended
+    member's server within a pass, and the spawner refuses to start it."""
+    project = get_project(session, slug)
+    member = next((m for m in project.members if m.username == username), None)
+    if member is None:
+        raise NotFound(f"{username!r} is not a member of {slug!r}")
+    step = MEMBER_TRANSITIONS.get((member.status, action))
+    if step is None:
+        allowed = sorted(a for (s, a) in MEMBER_TRANSITIONS if s == member.status)
+        raise Conflict(f"cannot {action} {username!r} in project {slug!r}: the membership is {member.status.value}"
+                       + (f" (possible: {', '.join(allowed)})" if allowed else ""))
+    member.status, event = step
+    member.status_reason = (reason or None) if member.status is MemberStatus.suspended else None
+    session.flush()
+    audit.record(session, actor, event, slug, username=username, reason=reason)
+    return member
+
+
 @dataclass(frozen=True)
 class SpawnDecision:
     """Why a user may or may not run a project's server; `reason` is shown to the user."""
@@ -157,8 +184,13 @@ def spawn_decision(session: Session, username: str, slug: str, today: dt.date) -
     ).scalar_one_or_none()
     if project is None:
         return SpawnDecision(False, f"there is no project named {slug!r}")
-    if not any(m.username == username for m in project.members):
+    member = next((m for m in project.members if m.username == username), None)
+    if member is None:
         return SpawnDecision(False, f"you are not a member of project {slug!r}; ask an enclave admin to add you")
+    if member.status is MemberStatus.suspended:
+        return SpawnDecision(False, f"your access to project {slug!r} is suspended"
+                                    + (f" ({member.status_reason})" if member.status_reason else "")
+                                    + "; an enclave admin must reinstate it")
     if project.status is ProjectStatus.suspended:
         return SpawnDecision(False, f"project {slug!r} is suspended; contact an enclave admin")
     if project.status is ProjectStatus.closed:

@@ -26,6 +26,7 @@ class HubSettings:
     port: int = 8000
     hub_api_port: int = 8081
     egress_api_port: int = 8082
+    meter_api_port: int = 8084
     proxy_api_port: int = 8001
     proxy_command: list[str] | None = None
     authenticator: str = "demo"  # "demo" (local accounts, loopback only); OIDC comes with its own settings
@@ -90,6 +91,7 @@ def configure_spawner(c, s: HubSettings) -> None:
     c.ProjectSpawner.enclave = s.enclave
     c.ProjectSpawner.hub_api_port = s.hub_api_port
     c.ProjectSpawner.egress_api_port = s.egress_api_port
+    c.ProjectSpawner.meter_api_port = s.meter_api_port
     # Generous: twenty JupyterLab servers starting at once on a 2-core host take minutes, and a
     # timeout there loses a researcher's start for nothing.
     c.ProjectSpawner.start_timeout = 180
@@ -168,6 +170,7 @@ def settings_from_env(environ=None) -> HubSettings:
         port=int(env.get("CIRN_PORT", "8000")),
         hub_api_port=int(env.get("CIRN_HUB_API_PORT", "8081")),
         egress_api_port=int(env.get("CIRN_EGRESS_API_PORT", "8082")),
+        meter_api_port=int(env.get("CIRN_METER_API_PORT", "8084")),
         proxy_api_port=int(env.get("CIRN_PROXY_API_PORT", "8001")),
         proxy_command=[proxy] if proxy else None,
         authenticator=env.get("CIRN_AUTHENTICATOR", "demo"),

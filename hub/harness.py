@@ -92,6 +92,7 @@ class Hub:
     proxy_api_port: int
     token: str
     egress_api_port: int = 0
+    meter_api_port: int = 0
     extra_config: str = ""
     reconcile_interval: float = 3
     proc: subprocess.Popen | None = None
@@ -117,6 +118,7 @@ class Hub:
             "CIRN_HOME": str(self.home), "CIRN_IP": "127.0.0.1", "CIRN_PORT": str(self.port),
             "CIRN_HUB_API_PORT": str(self.api_port), "CIRN_PROXY_API_PORT": str(self.proxy_api_port),
             "CIRN_EGRESS_API_PORT": str(self.egress_api_port),
+            "CIRN_METER_API_PORT": str(self.meter_api_port),
             "CIRN_PROXY_COMMAND": str(REPO / "node_modules" / ".bin" / "configurable-http-proxy"),
             "CIRN_RECONCILE_INTERVAL": str(self.reconcile_interval),
             "PATH": f"{Path(sys.executable).parent}:{REPO / 'node_modules' / '.bin'}:{os.environ.get('PATH', '')}",
@@ -252,7 +254,7 @@ def browser_session(hub: "Hub", enclave, user: str, groups=("researchers",), adm
 
 def new_hub(home: Path, **kwargs) -> Hub:
     return Hub(home=home, port=free_port(), api_port=free_port(), proxy_api_port=free_port(),
-               token=secrets.token_hex(16), egress_api_port=free_port(), **kwargs)
+               token=secrets.token_hex(16), egress_api_port=free_port(), meter_api_port=free_port(), **kwargs)
 
 
 def remove_test_objects(client, slug_prefix: str) -> None:

@@ -40,8 +40,22 @@ def service_makers() -> list:
     """
     from cirn.egress.service.hub import egress_service
     from cirn.hub.applications.hub import applications_service
+    from cirn.hub.meter.hub import meter_service
 
-    return [reconciler, egress_service, applications_service]
+    return [reconciler, egress_service, applications_service, meter_service]
+
+
+def merge_roles(roles: list[dict]) -> list[dict]:
+    """One role per name: several services add scopes to the same built-in role (`server`, `user`)."""
+    merged: dict[str, dict] = {}
+    for role in roles:
+        have = merged.setdefault(role["name"], {"name": role["name"]})
+        for key, value in role.items():
+            if isinstance(value, list):
+                have[key] = [*have.get(key, []), *(v for v in value if v not in have.get(key, []))]
+            elif key not in have:
+                have[key] = value
+    return list(merged.values())
 
 
 def managed_services(s) -> tuple[list[dict], list[dict], dict]:
@@ -53,4 +67,4 @@ def managed_services(s) -> tuple[list[dict], list[dict], dict]:
         roles.extend(service_roles)
         if len(made) > 2:
             custom_scopes.update(made[2])
-    return services, roles, custom_scopes
+    return services, merge_roles(roles), custom_scopes

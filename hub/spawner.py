@@ -99,6 +99,11 @@ class ProjectSpawner(DockerSpawner):
         help="Port the egress review service listens on, on every project network's gateway; the "
              "container gets its URL as CIRN_EGRESS_URL. Default 8082.",
     )
+    meter_api_port = Integer(
+        8084, config=True,
+        help="Port the volume meter service listens on, on every project network's gateway; the container "
+             "gets its URL as CIRN_METER_URL and reports the bytes it sends to browsers there. Default 8084.",
+    )
     cirn_home = Unicode(
         "", config=True,
         help="The enclave state folder ($CIRN_HOME). Default: from the environment, else ./.cirn.",
@@ -163,6 +168,7 @@ class ProjectSpawner(DockerSpawner):
         self.use_internal_ip = True
         self.hub_connect_url = f"http://{net.gateway}:{self.hub_api_port}"
         self.egress_url = f"http://{net.gateway}:{self.egress_api_port}/services/egress/"
+        self.meter_url = f"http://{net.gateway}:{self.meter_api_port}/services/cirn-meter/"
         self.mounts = project_mounts(self.enclave, self.name, grants)
         self.volumes = {}
         self.extra_host_config = hardened_host_config(profile)
@@ -189,4 +195,7 @@ class ProjectSpawner(DockerSpawner):
         env.update(contents_caps_env(self.enclave.policy))
         if getattr(self, "egress_url", None):
             env["CIRN_EGRESS_URL"] = self.egress_url
+        if getattr(self, "meter_url", None):
+            env["CIRN_METER_URL"] = self.meter_url
+            env["CIRN_METER_INTERVAL"] = str(self.enclave.policy.meter.report_interval)
         return env

@@ -16,6 +16,7 @@ MEM_RE = re.compile(r"^\d+(\.\d+)?[KMG]?$")
 from .schema_base import Strict
 from .egress_rules import EgressPolicy
 from .qc_rules import QcPolicy
+from .meter_rules import MeterPolicy
 
 
 class ResourceProfile(Strict):
@@ -76,3 +77,4 @@ class EnclavePolicy(Strict):
     contents: Contents = Contents()
     egress: EgressPolicy = EgressPolicy()
     qc: QcPolicy = QcPolicy()
+    meter: MeterPolicy = MeterPolicy()

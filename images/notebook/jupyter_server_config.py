@@ -4,9 +4,11 @@ c = get_config()  # noqa: F821
 # The enclave's server extensions, one module each:
 #   cirn_lockdown         refuses downloads and exports (the UI plugins are disabled in page_config.json)
 #   cirn_browser_session  refuses token requests from outside the container: only the browser session
+#   cirn_meter            counts the bytes sent to the browser and reports them to the hub's meter
 c.ServerApp.jpserver_extensions = {
     "cirn_lockdown": True,
     "cirn_browser_session": True,
+    "cirn_meter": True,
 }
 # Data files are read in a kernel: the contents API gives their metadata only (cirn_datafiles).
 c.ServerApp.contents_manager_class = "cirn_datafiles.DataGuardContentsManager"

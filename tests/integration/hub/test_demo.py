@@ -128,7 +128,7 @@ def lan_addresses() -> list[str]:
             if not f.split()[1].startswith(("lo", "docker", "br-", "veth"))]
 
 
-def test_hub_api_and_egress_listen_only_on_loopback_and_project_gateways(world, hub, docker_client):
+def test_hub_api_egress_and_meter_listen_only_on_loopback_and_project_gateways(world, hub, docker_client):
     import socket
 
     from cirn.hub.harness import container_of, exec_py
@@ -142,7 +142,7 @@ def test_hub_api_and_egress_listen_only_on_loopback_and_project_gateways(world, 
     container = container_of(docker_client, slug, user)
     rc, out = exec_py(container, f"import socket; socket.create_connection(('{gateway}', {hub.egress_api_port}), 5); print('ok')")
     assert rc == 0 and "ok" in out, out
-    for port in (hub.api_port, hub.egress_api_port):
+    for port in (hub.api_port, hub.egress_api_port, hub.meter_api_port):
         addresses = listening(port)
         assert {"127.0.0.1", gateway} <= addresses, (port, addresses)
         assert not addresses & {"0.0.0.0", "::"}, (port, addresses)
