@@ -113,7 +113,7 @@ def test_workspace_notebook_opens_runs_and_saves_without_a_token(page, enclave_h
         time.sleep(0.5)
     # A granted data file does not open in the browser: the server says to read it in a kernel.
     page.goto(f"{hub.url}/user/alice/{slug}/lab/tree/data/cohort/clinical.csv")
-    page.wait_for_selector("text=Read it in a kernel", timeout=60_000)
+    page.wait_for_selector("text=Read it in a kernel", timeout=120_000)  # JupyterLab restores its layout first
 
 
 def hub_enclave_workspace(hub, slug):
