@@ -1,4 +1,5 @@
-"""Exact matches of participant and sample identifiers, all of them in one pass (Aho–Corasick)."""
+"""Matches of participant and sample identifiers, all of them in one pass (Aho–Corasick), in text
+normalised as a reader sees it (NFKC, no format characters, case folded: `normalise.py`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import ahocorasick
 
 from cirn.errors import CirnError
+
+from .normalise import normalise
 
 
 class IdentifierListError(CirnError):
@@ -22,7 +25,9 @@ class IdentifierSet:
     """Identifiers that must never leave; `find(text)` yields (start, end, identifier).
 
     A match counts only at word boundaries so that `P001` does not fire inside `P0012`: a
-    pseudonym with a longer neighbour is a different pseudonym.
+    pseudonym with a longer neighbour is a different pseudonym. Identifiers are kept folded
+    (`s-4kq2…` matches `S-4KQ2…`); `find(text)` folds the text the same way and yields offsets in
+    it; `find_folded(view)` takes a view already folded (`normalise(text, fold=True)`).
     """
 
     def __init__(self, identifiers: Iterable[str]):
@@ -32,7 +37,8 @@ class IdentifierSet:
             ident = ident.strip()
             if len(ident) < 3:  # too short to be a pseudonym; would match everywhere
                 continue
-            if self._automaton.add_word(ident, ident):
+            folded = normalise(ident, fold=True).text
+            if self._automaton.add_word(folded, (len(folded), ident)):
                 self.count += 1
         if self.count:
             self._automaton.make_automaton()
@@ -58,12 +64,20 @@ class IdentifierSet:
     def find(self, text: str) -> Iterator[tuple[int, int, str]]:
         if not self.count:
             return
+        view = normalise(text, fold=True)
+        for start, end, ident in self.find_folded(view.text):
+            yield view.source_offset(start), view.source_offset(end - 1) + 1, ident
+
+    def find_folded(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """Matches in text already normalised and folded; offsets in that text."""
+        if not self.count:
+            return
         n = len(text)
-        for end_index, ident in self._automaton.iter(text):
-            start = end_index - len(ident) + 1
+        for end_index, (length, ident) in self._automaton.iter(text):
+            start = end_index - length + 1
             end = end_index + 1
-            if start > 0 and _is_word_char(text[start - 1]) and _is_word_char(ident[0]):
+            if start > 0 and _is_word_char(text[start - 1]) and _is_word_char(text[start]):
                 continue
-            if end < n and _is_word_char(text[end]) and _is_word_char(ident[-1]):
+            if end < n and _is_word_char(text[end]) and _is_word_char(text[end_index]):
                 continue
             yield start, end, ident

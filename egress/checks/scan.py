@@ -19,6 +19,7 @@ from cirn.policies.egress_rules import EgressPolicy
 from . import table_readers as tr
 from .archives import ArchiveReader, Budget
 from .context import ScanContext
+from .decoding import decode_text, undecodable_byte_findings
 from .findings import FileReport, Finding, ScanReport, Verdict
 from .identifiers import IdentifierSet
 from .locations import DelimitedLocator, LineIndex
@@ -169,22 +170,16 @@ def _cap(findings: list[Finding]) -> list[Finding]:
 
 def decode_with_utf8(data: bytes) -> tuple[str, bytes | None]:
     """Text as a person's editor would show it (UTF-8, else Korean CP949, else Latin-1), and its
-    UTF-8 bytes when the file was UTF-8, so the checks need not encode it again."""
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    try:
-        return body.decode("utf-8"), body
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp949"), None
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), None
+    UTF-8 bytes when the file was UTF-8, so the checks need not encode it again (`decoding.py`)."""
+    return decode_text(data)
 
 
 def _scan_plain_text(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
     text, utf8 = decode_with_utf8(data)
     lines = LineIndex(text)
     findings = scan_text(text, ctx, lines.text_location, utf8)
+    if utf8 is None:
+        findings += undecodable_byte_findings(data, ctx, findings)
     if fmt == "html" and "<table" in text.lower():
         for ti, df in enumerate(tr.read_html_tables(text), start=1):
             findings += ctx.tables.check(df, f"table {ti}")
@@ -200,7 +195,10 @@ def _scan_delimited(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         return scan_text(text, ctx, LineIndex(text).text_location, utf8) + [
             Finding("blocked-type.unreadable-table", Verdict.REVIEW, "file", f"{exc}; only its text was checked")]
     locator = DelimitedLocator(text, delimiter, df.columns)
-    return scan_text(text, ctx, locator, utf8) + ctx.tables.check(df)
+    found = scan_text(text, ctx, locator, utf8)
+    if utf8 is None:
+        found += undecodable_byte_findings(data, ctx, found)
+    return found + ctx.tables.check(df)
 
 
 def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
