@@ -24,6 +24,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 RICH_MIMES = ("text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "image/gif", "image/svg+xml")
 CHART_MIME = re.compile(r"^application/vnd\.(plotly|vega|vegalite|bokeh|holoviews)", re.I)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# what JupyterLab renders (and the channels this module makes: sources, streams, metadata); an
+# output under any other MIME type shows nothing or a placeholder, so it is held for a person
+SHOWN_MIMES = {"text/plain", "text/html", "text/markdown", "text/latex", "text/x-source", "application/json",
+               "application/javascript", "application/vnd.dataresource+json", "image/png", "image/jpeg", "image/gif",
+               "image/webp", "image/bmp", "image/svg+xml", WIDGET_MIME}
 
 
 class NotebookUnreadable(ValueError):
@@ -165,6 +170,10 @@ def scan_notebook(data: bytes, ctx: ScanContext) -> list[Finding]:
     for channel in channels(nb):
         found = _scan_channel(channel, ctx)
         findings += found
+        if channel.mime.lower() not in SHOWN_MIMES and not CHART_MIME.match(channel.mime):
+            findings.append(Finding("hidden-content.unknown-mime", Verdict.REVIEW, channel.location,
+                                    f"content under the MIME type {channel.mime!r}, which a reader of the notebook does not see "
+                                    "as it is; its text (and any base64 in it, decoded) was checked"))
         if channel.hidden:
             for f in found:
                 findings.append(Finding(channel.hidden, Verdict.REVIEW, f.location,

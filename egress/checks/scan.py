@@ -23,9 +23,12 @@ from .decoding import decode_text, undecodable_byte_findings
 from .findings import FileReport, Finding, ScanReport, Verdict
 from .identifiers import IdentifierSet
 from .locations import DelimitedLocator, LineIndex
+from .metadata_text import metadata_findings
 from .notebooks import scan_notebook
+from .office_parts import office_part_findings, xml_text
 from .pdf_text import scan_pdf
 from .sniff import detect_delimiter, sniff
+from .table_metadata import parquet_metadata_texts
 from .text import scan_text
 
 MAX_FINDINGS_PER_CHECK = 50
@@ -148,6 +151,7 @@ def _scan_archive(data: bytes, fmt: str, label: str, ctx: ScanContext, depth: in
     for member in reader.members():
         members.extend(_scan_content(member.data, f"{label}!/{member.name}", ctx, depth + 1, budget))
     report.findings.extend(reader.findings)
+    report.findings.extend(metadata_findings(reader.texts, ctx))
     return members
 
 
@@ -206,7 +210,7 @@ def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         df = tr.read_parquet(data)
     except tr.TableReadError as exc:
         return [Finding("blocked-type.unreadable-table", Verdict.BLOCK, "file", f"{exc}; it cannot be checked")]
-    return _frame_findings(df, ctx, "")
+    return _frame_findings(df, ctx, "") + metadata_findings(parquet_metadata_texts(data), ctx)
 
 
 def _frame_findings(df, ctx: ScanContext, where: str) -> list[Finding]:
@@ -231,7 +235,8 @@ def _scan_excel(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         if name in hidden:
             findings += [Finding("hidden-content.hidden-sheet", Verdict.REVIEW, f.location,
                                  f"{f.check} found in a hidden sheet") for f in found]
-    return findings
+    cells = {v for df in sheets.values() for v in [*df.columns, *(x for c in df.columns for x in df[c].drop_nulls().to_list())]}
+    return findings + office_part_findings(data, ctx, cell_values=cells)
 
 
 def _scan_notebook(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
@@ -247,7 +252,6 @@ def _scan_image(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
 
 def _scan_docx(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
     import io
-    import re
     import zipfile
     findings = [Finding("blocked-type.office-document", Verdict.REVIEW, "file",
                         "only the text of an office document is checked; embedded figures and objects need a person")]
@@ -255,13 +259,13 @@ def _scan_docx(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             parts = [n for n in zf.namelist() if n.endswith(".xml") and n.startswith(("word/", "ppt/slides/", "ppt/notes"))]
             for part in parts:
-                xml = zf.read(part).decode("utf-8", "replace")
-                text = re.sub(r"<[^>]+>", " ", re.sub(r"</w:p>|</a:p>", "\n", xml))
+                text = xml_text(zf.read(part).decode("utf-8", "replace"))[0]  # runs joined as a reader sees them
                 lines = LineIndex(text)
                 findings += scan_text(text, ctx, lambda off, p=part: f"{p}, {lines.text_location(off)}")
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
         findings.append(Finding("blocked-type.unreadable-document", Verdict.BLOCK, "file", f"the document cannot be read ({exc})"))
-    return findings
+        return findings
+    return findings + office_part_findings(data, ctx, read_text=set(parts))
 
 
 def _scan_document(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
