@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from cirn.policies.egress_rules import ArchiveLimits
 
+from .decoding import decode_metadata
 from .findings import Finding, Verdict
 from .sniff import sniff_genomic_head
 
@@ -50,7 +51,7 @@ class ArchiveReader:
 
     def _text(self, location: str, value: bytes | str, hidden: bool = True) -> None:
         if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
+            value = decode_metadata(value)
         if value.strip():
             self.texts.append((location, value, hidden))
 
@@ -252,9 +253,9 @@ def _extra_text(extra: bytes) -> str:
             continue
         if tag in (0x7075, 0x6375):  # Info-ZIP Unicode path / comment: version, CRC, UTF-8 text
             body = body[5:]
-        out.append(body.decode("utf-8", "replace"))
+        out.append(body.decode("utf-8", "replace") if tag in (0x7075, 0x6375) else decode_metadata(body))
     if i < len(extra):
-        out.append(extra[i:].decode("utf-8", "replace"))
+        out.append(decode_metadata(extra[i:]))
     return "\n".join(out)
 
 

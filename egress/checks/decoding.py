@@ -37,6 +37,19 @@ def decode_text(data: bytes) -> tuple[str, bytes | None]:
         return data.decode("latin-1"), None
 
 
+def decode_metadata(data: bytes) -> str:
+    """Bytes of a comment or header field as text: UTF-16 when it says so (a byte-order mark) or
+    looks so (every other byte zero), else as a text file (`decode_text`)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    if len(data) >= 4:
+        if data[1::2].count(0) * 2 > len(data) // 2:
+            return data.decode("utf-16-le", "replace")
+        if data[0::2].count(0) * 2 > len(data) // 2:
+            return data.decode("utf-16-be", "replace")
+    return decode_text(data)[0]
+
+
 def undecodable_byte_findings(data: bytes, ctx, found: list[Finding]) -> list[Finding]:
     """Identifiers and genotype lines that show only when the bytes no encoding accepts are left
     out; [] for a UTF-8 file. `found` are the findings of the file's own reading (not repeated)."""

@@ -15,6 +15,7 @@ import re
 import zipfile
 
 from .archives import _extra_text, zip_layout_findings
+from .decoding import decode_metadata
 from .findings import Finding, Verdict
 from .metadata_text import metadata_findings
 
@@ -93,11 +94,11 @@ def office_part_findings(data: bytes, ctx, read_text: set[str] = frozenset(), ce
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return []  # the format's reader reports an unreadable document
     findings = zip_layout_findings(data, zf)
-    texts: list[tuple[str, str, bool]] = [("archive comment", zf.comment.decode("utf-8", "replace"), True)]
+    texts: list[tuple[str, str, bool]] = [("archive comment", decode_metadata(zf.comment), True)]
     for info in infos:
         name = info.filename
         where = f"part '{name}'"
-        texts.append((f"{where}, comment", info.comment.decode("utf-8", "replace"), True))
+        texts.append((f"{where}, comment", decode_metadata(info.comment), True))
         texts.append((f"{where}, extra field", _extra_text(info.extra), True))
         if info.is_dir():
             if info.file_size:

@@ -12,7 +12,8 @@ ARROW_SCHEMA_KEY = b"ARROW:schema"  # base64 of the Arrow schema: read through p
 
 def _text(value) -> str:
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        from .decoding import decode_metadata
+        return decode_metadata(value)
     return str(value)
 
 
