@@ -206,6 +206,8 @@ class ArchiveReader:
                     self._problem("archive.trailing-data", "file",
                                   f"{len(rest)} bytes after the last {self.fmt} stream that no tool shows; remove them")
                 break
+            if self.fmt == "gzip":
+                self._text(f"stream {streams + 1}, gzip header", _gzip_header_text(rest))
             dec = _decompressor(self.fmt)
             try:
                 out += dec.decompress(rest, limit + 1 - len(out))
@@ -231,6 +233,24 @@ class ArchiveReader:
 
 
 STREAM_MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+
+
+def _gzip_header_text(stream: bytes) -> str:
+    """The text a gzip header can carry (RFC 1952): the extra field, the file name, the comment."""
+    if len(stream) < 10:
+        return ""
+    flags, pos, out = stream[3], 10, []
+    if flags & 0x04:
+        xlen = int.from_bytes(stream[pos:pos + 2], "little")
+        out.append(_extra_text(stream[pos + 2:pos + 2 + xlen]))
+        pos += 2 + xlen
+    for flag, label in ((0x08, "name"), (0x10, "comment")):
+        if flags & flag:
+            end = stream.find(b"\0", pos)
+            end = len(stream) if end < 0 else end
+            out.append(f"{label}: {decode_metadata(stream[pos:end])}")
+            pos = end + 1
+    return "\n".join(out)
 
 
 def _decompressor(fmt: str):

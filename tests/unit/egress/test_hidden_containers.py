@@ -243,3 +243,12 @@ def test_long_base64_hex_and_uuencoded_runs_are_held(scan):
     assert only(scan("notes.txt", uu), "identifier.exact")
     # traps: a SHA-256 and a git commit id are not held
     assert scan("notes.txt", f"sha256 {'ab' * 32}\ncommit {'c0ffee' * 6}1234\n").verdict.label == "pass"
+
+
+def test_gzip_header_name_comment_and_extra_field_are_scanned(scan):
+    body = gzip.compress(b"fine\n")
+    flags = 0x08 | 0x10  # FNAME, FCOMMENT
+    data = body[:3] + bytes([flags]) + body[4:10] + f"{PERSON}.txt".encode() + b"\0" + LINE.encode() + b"\0" + body[10:]
+    reports = scan.all("a.txt.gz", data)
+    assert locations(reports[0], "identifier.exact") == ["stream 1, gzip header, line 1, col 7", "stream 1, gzip header, line 2, col 10"]
+    assert reports[1].verdict.label == "pass"
