@@ -137,7 +137,7 @@ def encoded_runs(masked: MaskedText, runs: list[tuple[int, int, bytes]] | None =
             for (start, end, encoding, decoded), char_start in zip(found, starts)]
 
 
-def _worth_scanning(data: bytes) -> bool:
+def worth_scanning(data: bytes) -> bool:
     """Decoded bytes that are text or a known file; random bytes (a hash, a key, packed floats)
     decode to neither."""
     if len(data) < 8:
@@ -161,11 +161,11 @@ def encoded_findings(masked: MaskedText, ctx, locate: Callable[[int], str],
     for run in encoded_runs(masked, runs):
         where = locate(run.start)
         inner: list[Finding] = []
-        if run.decoded is not None and _worth_scanning(run.decoded):
+        if run.decoded is not None and worth_scanning(run.decoded):
             inner = _scan_decoded(run.decoded, ctx, f"{where}, decoded {run.encoding}")
         if inner or run.length >= REVIEW_CHARS:
             what = ("decodes to content with findings" if inner else
-                    "decoded and checked" if run.decoded is not None and _worth_scanning(run.decoded) else
+                    "decoded and checked" if run.decoded is not None and worth_scanning(run.decoded) else
                     "its content cannot be read by any check")
             findings.append(Finding("hidden-content.encoded-run", Verdict.REVIEW, where,
                                     f"a {run.length}-character {run.encoding} run, which a reader cannot see through: {what}"))

@@ -252,3 +252,19 @@ def test_gzip_header_name_comment_and_extra_field_are_scanned(scan):
     reports = scan.all("a.txt.gz", data)
     assert locations(reports[0], "identifier.exact") == ["stream 1, gzip header, line 1, col 7", "stream 1, gzip header, line 2, col 10"]
     assert reports[1].verdict.label == "pass"
+
+
+def test_plotly_typed_arrays_are_read_as_numbers_not_held_but_text_in_them_is(scan):
+    import numpy as np
+
+    def chart(array: bytes) -> str:
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("fig")
+        figure = {"data": [{"type": "bar", "x": ["A", "B"], "y": {"dtype": "f8", "bdata": base64.b64encode(array).decode()}}]}
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": figure})]
+        nb.cells.append(cell)
+        return nbformat.writes(nb)
+
+    assert scan("chart.ipynb", chart(np.arange(100, 200, dtype="<f8").tobytes())).verdict.label == "pass"
+    hidden = scan("chart.ipynb", chart((LINE * 8).encode()))
+    assert only(hidden, "genotype.per-person-line") and only(hidden, "hidden-content.encoded-run")
