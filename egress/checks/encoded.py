@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextvars
 import re
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -95,12 +96,17 @@ def _base64_runs(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
         i = cls.find(RUN_NEEDLE, end)
 
 
+# two full uuencoded lines; a literal start, so the search skips at bytes speed
+UU_PAIR = re.compile(rb"\nM[ -`]{60}\r?\nM[ -`]{60}\r?(?:\n|$)")
+
+
 def _uuencoded_runs(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
     """Blocks of two or more full uuencoded lines ('M' and 60 characters)."""
-    i = 0 if raw.startswith(b"M") else raw.find(b"\nM")
-    while i >= 0:
-        start = i if raw.startswith(b"M", i) else i + 1
-        pos, lines = start, []
+    text = b"\n" + raw  # so that a block at the very start is found like the others
+    m = UU_PAIR.search(text)
+    while m:
+        pos = start = m.start()  # in raw: the offset of the 'M'
+        lines = []
         while raw.startswith(b"M", pos):
             end = raw.find(b"\n", pos)
             end = len(raw) if end < 0 else end
@@ -109,15 +115,12 @@ def _uuencoded_runs(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
                 break
             lines.append(line)
             pos = end + 1
-        if len(lines) >= 2:
-            try:
-                decoded = b"".join(binascii.a2b_uu(line) for line in lines)
-            except binascii.Error:
-                decoded = None
-            yield start, pos, decoded if decoded is not None else b""
-            i = raw.find(b"\nM", pos - 1)
-        else:
-            i = raw.find(b"\nM", start + 1)
+        try:
+            decoded = b"".join(binascii.a2b_uu(line) for line in lines)
+        except binascii.Error:
+            decoded = b""
+        yield start, min(pos, len(raw)), decoded
+        m = UU_PAIR.search(text, pos + 1)
 
 
 def encoded_runs(masked: MaskedText, runs: list[tuple[int, int, bytes]] | None = None) -> list[EncodedRun]:
@@ -128,9 +131,8 @@ def encoded_runs(masked: MaskedText, runs: list[tuple[int, int, bytes]] | None =
         if len(run) >= DECODE_CHARS:
             encoding, decoded = _decode(run)
             found.append((start, end, encoding, decoded))
-    if b"\nM" in raw or raw.startswith(b"M"):
-        for start, end, decoded in _uuencoded_runs(raw):
-            found.append((start, end, "uuencode", decoded or None))
+    for start, end, decoded in _uuencoded_runs(raw):
+        found.append((start, end, "uuencode", decoded or None))
     found.sort(key=lambda f: f[0])
     starts = masked.char_offsets([f[0] for f in found])
     return [EncodedRun(char_start, end - start, encoding, decoded)  # runs are ASCII: bytes are characters

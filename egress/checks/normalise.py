@@ -35,6 +35,7 @@ class NormalisedText:
 
     text: str
     pieces: tuple[tuple[int, int, bool], ...] = ()
+    plain: bool = False  # the source is ASCII or Hangul only: nothing but ASCII case can differ
 
     @property
     def unchanged_offsets(self) -> bool:
@@ -74,8 +75,6 @@ def _irregular(ch: str, fold: bool) -> bool:
 def _irregular_chars(text: str, raw: bytes, fold: bool) -> list[int]:
     """Character offsets of the characters normalisation changes, found from their UTF-8 lead
     bytes: the cost is one pass in numpy and then one step per non-Korean non-ASCII character."""
-    if not raw.translate(None, _NOT_ODD):  # the common case: one pass at bytes speed
-        return []
     out: list[int] = []
     chars = prev = 0
     for b in np.flatnonzero(np.frombuffer(raw.translate(_MARK_ODD), dtype=np.uint8)).tolist():
@@ -99,13 +98,23 @@ def _normal_piece(piece: str, fold: bool) -> str:
     return out
 
 
+def folded(text: str, clean: NormalisedText, raw: bytes | None = None) -> NormalisedText:
+    """`normalise(text, fold=True)`, given `clean = normalise(text)`: a plain text needs only
+    its ASCII letters lowercased."""
+    if clean.plain:
+        return NormalisedText(text.lower() if text.isascii() else _fold_ascii(text, raw), plain=True)
+    return normalise(text, fold=True, raw=raw)
+
+
 def normalise(text: str, fold: bool = False, raw: bytes | None = None) -> NormalisedText:
     """NFKC with format and replacement characters removed; case folded too when `fold`.
     `raw` is `text` in UTF-8 when the caller has it."""
     if text.isascii():
-        return NormalisedText(text.lower() if fold else text)
+        return NormalisedText(text.lower() if fold else text, plain=True)
     if raw is None:
         raw = text.encode("utf-8", "surrogatepass")
+    if not raw.translate(None, _NOT_ODD):  # the common case: one pass at bytes speed
+        return NormalisedText(_fold_ascii(text, raw) if fold else text, plain=True)
     irregular = _irregular_chars(text, raw, fold)
     if not irregular:
         return NormalisedText(_fold_ascii(text, raw) if fold else text)

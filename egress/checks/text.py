@@ -11,7 +11,7 @@ from .findings import Finding, Verdict
 from .encoded import class_runs, encoded_findings
 from .genomic_text import fasta_records, genotype_lines, pseudonym_shapes, sequences
 from .masked import NOT_CONTINUATION, MaskedText
-from .normalise import normalise
+from .normalise import folded, normalise
 from .pii import ENTITY_CHECKS, ENTITY_LABELS, redact
 
 Locate = Callable[[int], str]
@@ -51,9 +51,9 @@ def scan_text(text: str, ctx: ScanContext, locate: Locate, raw: bytes | None = N
             masked = MaskedText(clean.text)
             at_clean = (lambda offset, at=at, clean=clean: at(clean.source_offset(offset)))
         if ctx.identifiers:
-            folded = normalise(piece, fold=True, raw=masked.raw if clean.text is piece else None)
-            for begin, _end, ident in ctx.identifiers.find_folded(folded.text):
-                identifiers.append(Finding("identifier.exact", Verdict.BLOCK, at(folded.source_offset(begin)),
+            view = folded(piece, clean, masked.raw if clean.text is piece else None)
+            for begin, _end, ident in ctx.identifiers.find_folded(view.text):
+                identifiers.append(Finding("identifier.exact", Verdict.BLOCK, at(view.source_offset(begin)),
                                            f"identifier {redact(ident)} from the identifier list"))
         runs = class_runs(masked.raw)  # base64-alphabet runs: pseudonyms and encoded content lie in them
         listed = {f.location for f in identifiers}
