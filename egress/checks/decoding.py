@@ -63,11 +63,10 @@ def undecodable_byte_findings(data: bytes, ctx, found: list[Finding]) -> list[Fi
     locate = LineIndex(text).text_location  # line numbers are those of the file; columns may differ
     known = {f.message for f in found}
     out: list[Finding] = []
-    folded = normalise(text, fold=True)
-    for begin, _end, ident in ctx.identifiers.find_folded(folded.text):
+    for begin, _end, ident in ctx.identifiers.find(text):
         message = f"identifier {redact(ident)} from the identifier list"
         if message not in known:
-            out.append(Finding("identifier.exact", Verdict.BLOCK, locate(folded.source_offset(begin)),
+            out.append(Finding("identifier.exact", Verdict.BLOCK, locate(begin),
                                message + ", read with an undecodable byte left out"))
     clean = normalise(text)
     for offset, rsid in genotype_lines(clean.text):

@@ -10,6 +10,7 @@ import ahocorasick
 
 from cirn.errors import CirnError
 
+from .masked import MaskedText
 from .normalise import normalise
 
 
@@ -25,9 +26,11 @@ class IdentifierSet:
     """Identifiers that must never leave; `find(text)` yields (start, end, identifier).
 
     A match counts only at word boundaries so that `P001` does not fire inside `P0012`: a
-    pseudonym with a longer neighbour is a different pseudonym. Identifiers are kept folded
-    (`s-4kq2…` matches `S-4KQ2…`); `find(text)` folds the text the same way and yields offsets in
-    it; `find_folded(view)` takes a view already folded (`normalise(text, fold=True)`).
+    pseudonym with a longer neighbour is a different pseudonym. Matching is in text normalised as
+    a reader sees it (`normalise.py`) and ignores the case of ASCII letters (`s-4kq2…` is
+    `S-4KQ2…`; identifiers are ASCII). The automaton runs over the text's UTF-8 bytes with ASCII
+    lowercased, read as Latin-1 (one character per byte): lowering bytes and that reading cost
+    a copy at memory speed, where lowering the text as `str` would decode every character.
     """
 
     def __init__(self, identifiers: Iterable[str]):
@@ -37,8 +40,9 @@ class IdentifierSet:
             ident = ident.strip()
             if len(ident) < 3:  # too short to be a pseudonym; would match everywhere
                 continue
-            folded = normalise(ident, fold=True).text
-            if self._automaton.add_word(folded, (len(folded), ident)):
+            key = normalise(ident).text.encode("utf-8", "surrogatepass").lower().decode("latin-1")
+            if key not in self._automaton:
+                self._automaton.add_word(key, (len(key), ident))
                 self.count += 1
         if self.count:
             self._automaton.make_automaton()
@@ -62,22 +66,28 @@ class IdentifierSet:
         return self.count > 0
 
     def find(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """Matches in `text`, with offsets in it."""
         if not self.count:
             return
-        view = normalise(text, fold=True)
-        for start, end, ident in self.find_folded(view.text):
+        view = normalise(text)
+        for start, end, ident in self.find_masked(MaskedText(view.text)):
             yield view.source_offset(start), view.source_offset(end - 1) + 1, ident
 
-    def find_folded(self, text: str) -> Iterator[tuple[int, int, str]]:
-        """Matches in text already normalised and folded; offsets in that text."""
+    def find_masked(self, masked: MaskedText) -> Iterator[tuple[int, int, str]]:
+        """Matches in a text already normalised, given as its MaskedText; character offsets."""
         if not self.count:
             return
+        hits = [(end_index - length + 1, end_index + 1, ident)
+                for end_index, (length, ident) in self._automaton.iter(masked.raw.lower().decode("latin-1"))]
+        if not hits:
+            return
+        text = masked.text
+        offsets = iter(masked.char_offsets([x for b, e, _ in hits for x in (b, e)]))
         n = len(text)
-        for end_index, (length, ident) in self._automaton.iter(text):
-            start = end_index - length + 1
-            end = end_index + 1
+        for _b, _e, ident in hits:
+            start, end = next(offsets), next(offsets)
             if start > 0 and _is_word_char(text[start - 1]) and _is_word_char(text[start]):
                 continue
-            if end < n and _is_word_char(text[end]) and _is_word_char(text[end_index]):
+            if end < n and _is_word_char(text[end]) and _is_word_char(text[end - 1]):
                 continue
             yield start, end, ident

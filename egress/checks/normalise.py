@@ -98,14 +98,6 @@ def _normal_piece(piece: str, fold: bool) -> str:
     return out
 
 
-def folded(text: str, clean: NormalisedText, raw: bytes | None = None) -> NormalisedText:
-    """`normalise(text, fold=True)`, given `clean = normalise(text)`: a plain text needs only
-    its ASCII letters lowercased."""
-    if clean.plain:
-        return NormalisedText(text.lower() if text.isascii() else _fold_ascii(text, raw), plain=True)
-    return normalise(text, fold=True, raw=raw)
-
-
 def normalise(text: str, fold: bool = False, raw: bytes | None = None) -> NormalisedText:
     """NFKC with format and replacement characters removed; case folded too when `fold`.
     `raw` is `text` in UTF-8 when the caller has it."""

@@ -11,7 +11,7 @@ from .findings import Finding, Verdict
 from .encoded import class_runs, encoded_findings
 from .genomic_text import fasta_records, genotype_lines, pseudonym_shapes, sequences
 from .masked import NOT_CONTINUATION, MaskedText
-from .normalise import folded, normalise
+from .normalise import normalise
 from .pii import ENTITY_CHECKS, ENTITY_LABELS, redact
 
 Locate = Callable[[int], str]
@@ -32,9 +32,9 @@ SEGMENT_CHARS = 1 << 21
 def scan_text(text: str, ctx: ScanContext, locate: Locate, raw: bytes | None = None) -> list[Finding]:
     """`raw`, when given, is `text` as UTF-8 bytes (the file it was decoded from).
 
-    Identifiers are matched in the text normalised and case folded, the other checks read it
-    normalised (NFKC, no zero-width or other format characters): what a reader sees, not the
-    code points that draw it (`normalise.py`). Offsets are mapped back for the locations."""
+    Every check reads the text normalised (NFKC, no zero-width or other format characters): what
+    a reader sees, not the code points that draw it (`normalise.py`); identifiers also ignore the
+    case of ASCII letters. Offsets are mapped back for the locations."""
     identifiers: list[Finding] = []
     pii: list[Finding] = []
     genotypes: list[Finding] = []
@@ -50,11 +50,9 @@ def scan_text(text: str, ctx: ScanContext, locate: Locate, raw: bytes | None = N
         else:  # offsets in the normalised text are mapped back to the text a reviewer sees
             masked = MaskedText(clean.text)
             at_clean = (lambda offset, at=at, clean=clean: at(clean.source_offset(offset)))
-        if ctx.identifiers:
-            view = folded(piece, clean, masked.raw if clean.text is piece else None)
-            for begin, _end, ident in ctx.identifiers.find_folded(view.text):
-                identifiers.append(Finding("identifier.exact", Verdict.BLOCK, at(view.source_offset(begin)),
-                                           f"identifier {redact(ident)} from the identifier list"))
+        for begin, _end, ident in ctx.identifiers.find_masked(masked):
+            identifiers.append(Finding("identifier.exact", Verdict.BLOCK, at_clean(begin),
+                                       f"identifier {redact(ident)} from the identifier list"))
         runs = class_runs(masked.raw)  # base64-alphabet runs: pseudonyms and encoded content lie in them
         listed = {f.location for f in identifiers}
         for begin, value in pseudonym_shapes(clean.text, masked, runs):
