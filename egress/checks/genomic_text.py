@@ -45,8 +45,8 @@ def genotype_lines(text: str, masked: MaskedText | None = None) -> Iterator[tupl
 
 def pseudonym_shapes(text: str, masked: MaskedText | None = None,
                      runs: list[tuple[int, int, bytes]] | None = None) -> Iterator[tuple[int, str]]:
-    """(character offset, token) of every token shaped like a CIRN pseudonym. A lowercase one
-    counts only with a digit in it: a hyphenated sixteen-letter word is not a pseudonym. `runs`
+    """(character offset, token) of every token shaped like a CIRN pseudonym, in any case (one in
+    thirty base32 pseudonyms has no digit, so a lowercase run of letters counts too). `runs`
     (byte spans of base64-alphabet runs, `encoded.class_runs`) limit the search to them: every
     pseudonym lies in one."""
     masked = masked or MaskedText(text)
@@ -57,9 +57,7 @@ def pseudonym_shapes(text: str, masked: MaskedText | None = None,
         i = m.start() - 1
         if i < 0 or raw[i] not in b"PSFpsf" or (i > 0 and (raw[i - 1:i].isalnum() or raw[i - 1] in b"_-")):
             continue
-        token = raw[i:m.end()].decode("ascii")
-        if token.isupper() or any(c.isdigit() for c in token):
-            hits.append((i, token))
+        hits.append((i, raw[i:m.end()].decode("ascii")))
     for (_, token), offset in zip(hits, masked.char_offsets(i for i, _ in hits)):
         yield offset, token
 

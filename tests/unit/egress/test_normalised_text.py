@@ -64,8 +64,10 @@ def test_pseudonym_shape_without_an_identifier_list_is_held():
     ctx = ScanContext()
     held = scan_bytes(b"the outlier was P-ABCDEFGHIJKLMN23 in batch 2\n", "notes.txt", ctx)[0]
     assert held.verdict.label == "review" and locations(held, "identifier.pseudonym-shape") == ["line 1, col 17"]
-    # traps: a hyphenated word of sixteen letters, a longer token, a shorter one
-    clean = scan_bytes(b"non-self-similar s-aaaaaaaaaaaaaaaa S-ABCDEFGHIJKLMN234 S-ABCDEFGHIJKLMN2\n", "notes.txt", ctx)[0]
+    lowercase = scan_bytes(b"then s-apynkeqtpyjwaegu left\n", "notes.txt", ctx)[0]  # no digit in it
+    assert locations(lowercase, "identifier.pseudonym-shape") == ["line 1, col 6"]
+    # traps: hyphenated words, a longer token, a shorter one
+    clean = scan_bytes(b"non-self-similar S-ABCDEFGHIJKLMN234 S-ABCDEFGHIJKLMN2 x-abcdefghijklmnop\n", "notes.txt", ctx)[0]
     assert not only(clean, "identifier.")
 
 
