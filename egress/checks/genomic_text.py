@@ -8,9 +8,15 @@ from collections.abc import Iterator
 from .masked import MaskedText
 
 RSID_BYTES = re.compile(rb"rs[0-9]{3,}")  # on UTF-8 bytes: a literal start, so the search skips quickly
-GENOTYPE = re.compile(r"(?<![\w/|.])(?:[0-2.][/|][0-2.]|[ACGT][/|][ACGT]|[ACGT]{2}(?=[\s,;\t]|$))(?![\w/|])")
-# A person-level token: letters then digits (S0001, NA12878, P-0042), not an rsID or a chromosome.
-PERSON_TOKEN = re.compile(r"(?<![\w])(?!rs\d|chr)[A-Za-z]{1,8}[-_]?\d{2,}(?![\w.])")
+GENOTYPE = re.compile(r"(?<![\w/|.])(?:[0-2.][/|][0-2.]|[ACGTacgt][/|][ACGTacgt]|[ACGT]{2}(?=[\s,;\t]|$))(?![\w/|])")
+# A CIRN pseudonym (datasets/pseudonyms.py): P-, S- or F- and 80 bits in base32 (A-Z, 2-7), in
+# any case. Any digit is accepted: the module's own example (S-4KQ2M7Z3XW9D5HTA) has a 9, and a
+# token one digit off the alphabet is no less a person's key.
+PSEUDONYM = r"[PSFpsf]-[A-Za-z0-9]{16}"
+PSEUDONYM_TAIL = re.compile(rb"-[A-Za-z0-9]{16}(?![A-Za-z0-9_])")  # a literal start: the search skips quickly
+# A person-level token: letters then digits (S0001, NA12878, P-0042), or a pseudonym; not an rsID
+# or a chromosome.
+PERSON_TOKEN = re.compile(rf"(?<![\w])(?:{PSEUDONYM}(?![\w])|(?!rs\d|chr)[A-Za-z]{{1,8}}[-_]?\d{{2,}}(?![\w.]))")
 FASTA_BODY = re.compile(r">[^\n]*\n[ACGTNacgtn]{10,}\s*(?:\n|$)")
 BASE_RUN = re.compile(rb"B+")
 
@@ -35,6 +41,25 @@ def genotype_lines(text: str, masked: MaskedText | None = None) -> Iterator[tupl
         line = text[line_start:line_end]
         if GENOTYPE.search(line) and PERSON_TOKEN.search(line):
             yield line_start, text[start:end]
+
+
+def pseudonym_shapes(text: str, masked: MaskedText | None = None,
+                     runs: list[tuple[int, int, bytes]] | None = None) -> Iterator[tuple[int, str]]:
+    """(character offset, token) of every token shaped like a CIRN pseudonym, in any case (one in
+    thirty base32 pseudonyms has no digit, so a lowercase run of letters counts too). `runs`
+    (byte spans of base64-alphabet runs, `encoded.class_runs`) limit the search to them: every
+    pseudonym lies in one."""
+    masked = masked or MaskedText(text)
+    raw = masked.raw
+    hits: list[tuple[int, str]] = []
+    spans = [(0, len(raw))] if runs is None else [(start, end) for start, end, _ in runs]
+    for m in (m for start, end in spans for m in PSEUDONYM_TAIL.finditer(raw, start, end)):
+        i = m.start() - 1
+        if i < 0 or raw[i] not in b"PSFpsf" or (i > 0 and (raw[i - 1:i].isalnum() or raw[i - 1] in b"_-")):
+            continue
+        hits.append((i, raw[i:m.end()].decode("ascii")))
+    for (_, token), offset in zip(hits, masked.char_offsets(i for i, _ in hits)):
+        yield offset, token
 
 
 def sequences(masked: MaskedText, min_length: int) -> Iterator[tuple[int, int]]:

@@ -60,6 +60,9 @@ class MaskedText:
         """Character offsets of byte offsets (each on a character boundary)."""
         if self.is_ascii:
             return list(byte_offsets)
+        byte_offsets = list(byte_offsets)
+        if not byte_offsets:
+            return []
         raw = self.raw
         if len(raw) <= SMALL:  # most notebook channels: decoding beats building the block table
             return [len(raw[:b].decode("utf-8", "surrogatepass")) for b in byte_offsets]

@@ -24,6 +24,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 RICH_MIMES = ("text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "image/gif", "image/svg+xml")
 CHART_MIME = re.compile(r"^application/vnd\.(plotly|vega|vegalite|bokeh|holoviews)", re.I)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# what JupyterLab renders (and the channels this module makes: sources, streams, metadata); an
+# output under any other MIME type shows nothing or a placeholder, so it is held for a person
+SHOWN_MIMES = {"text/plain", "text/html", "text/markdown", "text/latex", "text/x-source", "application/json",
+               "application/javascript", "application/vnd.dataresource+json", "image/png", "image/jpeg", "image/gif",
+               "image/webp", "image/bmp", "image/svg+xml", WIDGET_MIME}
 
 
 class NotebookUnreadable(ValueError):
@@ -155,6 +160,25 @@ def parse_text_table(text: str):
     return None
 
 
+TYPED_ARRAY = re.compile(r'("bdata"\s*:\s*")([A-Za-z0-9+/=]+)(")')
+
+
+def _blank_typed_arrays(content: str) -> str:
+    """A chart's JSON with plotly's base64 typed arrays blanked (same length, so offsets hold):
+    their numbers are read as tables (`chart_data`), so they are understood, not an encoded run
+    to hold. One that decodes to text rather than numbers is left for the encoded-run check."""
+    from .encoded import worth_scanning
+
+    def blank(m: re.Match) -> str:
+        try:
+            raw = base64.b64decode(m.group(2), validate=True)
+        except ValueError:
+            return m.group(0)
+        return m.group(0) if worth_scanning(raw) else m.group(1) + " " * len(m.group(2)) + m.group(3)
+
+    return TYPED_ARRAY.sub(blank, content) if '"bdata"' in content else content
+
+
 def scan_notebook(data: bytes, ctx: ScanContext) -> list[Finding]:
     try:
         nb = read_notebook(data)
@@ -165,6 +189,10 @@ def scan_notebook(data: bytes, ctx: ScanContext) -> list[Finding]:
     for channel in channels(nb):
         found = _scan_channel(channel, ctx)
         findings += found
+        if channel.mime.lower() not in SHOWN_MIMES and not CHART_MIME.match(channel.mime):
+            findings.append(Finding("hidden-content.unknown-mime", Verdict.REVIEW, channel.location,
+                                    f"content under the MIME type {channel.mime!r}, which a reader of the notebook does not see "
+                                    "as it is; its text (and any base64 in it, decoded) was checked"))
         if channel.hidden:
             for f in found:
                 findings.append(Finding(channel.hidden, Verdict.REVIEW, f.location,
@@ -182,7 +210,8 @@ def _scan_channel(channel: Channel, ctx: ScanContext) -> list[Finding]:
     if not content.strip():
         return []
     lines = LineIndex(content)
-    findings = scan_text(content, ctx, lambda off: f"{where}, {lines.text_location(off)}")
+    checked = _blank_typed_arrays(content) if CHART_MIME.match(mime) else content
+    findings = scan_text(checked, ctx, lambda off: f"{where}, {lines.text_location(off)}")
     if mime == "text/html" and "<table" in content.lower():
         tables = read_html_tables(content)
         for ti, df in enumerate(tables, start=1):

@@ -19,13 +19,17 @@ from cirn.policies.egress_rules import EgressPolicy
 from . import table_readers as tr
 from .archives import ArchiveReader, Budget
 from .context import ScanContext
+from .decoding import decode_text, undecodable_byte_findings
 from .findings import FileReport, Finding, ScanReport, Verdict
 from .identifiers import IdentifierSet
 from .locations import DelimitedLocator, LineIndex
+from .metadata_text import metadata_findings
 from .notebooks import scan_notebook
+from .office_parts import office_part_findings, xml_text
 from .parquet_limits import parquet_oversize
 from .pdf_text import scan_pdf
 from .sniff import detect_delimiter, sniff
+from .table_metadata import parquet_metadata_texts
 from .text import scan_text
 
 MAX_FINDINGS_PER_CHECK = 50
@@ -154,6 +158,7 @@ def _scan_archive(data: bytes, fmt: str, label: str, ctx: ScanContext, depth: in
     for member in reader.members():
         members.extend(_scan_content(member.data, f"{label}!/{member.name}", ctx, depth + 1, budget))
     report.findings.extend(reader.findings)
+    report.findings.extend(metadata_findings(reader.texts, ctx))
     return members
 
 
@@ -176,22 +181,16 @@ def _cap(findings: list[Finding]) -> list[Finding]:
 
 def decode_with_utf8(data: bytes) -> tuple[str, bytes | None]:
     """Text as a person's editor would show it (UTF-8, else Korean CP949, else Latin-1), and its
-    UTF-8 bytes when the file was UTF-8, so the checks need not encode it again."""
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    try:
-        return body.decode("utf-8"), body
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp949"), None
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), None
+    UTF-8 bytes when the file was UTF-8, so the checks need not encode it again (`decoding.py`)."""
+    return decode_text(data)
 
 
 def _scan_plain_text(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
     text, utf8 = decode_with_utf8(data)
     lines = LineIndex(text)
     findings = scan_text(text, ctx, lines.text_location, utf8)
+    if utf8 is None:
+        findings += undecodable_byte_findings(data, ctx, findings)
     if fmt == "html" and "<table" in text.lower():
         for ti, df in enumerate(tr.read_html_tables(text), start=1):
             findings += ctx.tables.check(df, f"table {ti}")
@@ -207,7 +206,10 @@ def _scan_delimited(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         return scan_text(text, ctx, LineIndex(text).text_location, utf8) + [
             Finding("blocked-type.unreadable-table", Verdict.REVIEW, "file", f"{exc}; only its text was checked")]
     locator = DelimitedLocator(text, delimiter, df.columns)
-    return scan_text(text, ctx, locator, utf8) + ctx.tables.check(df)
+    found = scan_text(text, ctx, locator, utf8)
+    if utf8 is None:
+        found += undecodable_byte_findings(data, ctx, found)
+    return found + ctx.tables.check(df)
 
 
 def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
@@ -218,7 +220,7 @@ def _scan_parquet(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         df = tr.read_parquet(data)
     except tr.TableReadError as exc:
         return [Finding("blocked-type.unreadable-table", Verdict.BLOCK, "file", f"{exc}; it cannot be checked")]
-    return _frame_findings(df, ctx, "")
+    return _frame_findings(df, ctx, "") + metadata_findings(parquet_metadata_texts(data), ctx)
 
 
 def _frame_findings(df, ctx: ScanContext, where: str) -> list[Finding]:
@@ -243,7 +245,8 @@ def _scan_excel(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         if name in hidden:
             findings += [Finding("hidden-content.hidden-sheet", Verdict.REVIEW, f.location,
                                  f"{f.check} found in a hidden sheet") for f in found]
-    return findings
+    cells = {v for df in sheets.values() for v in [*df.columns, *(x for c in df.columns for x in df[c].drop_nulls().to_list())]}
+    return findings + office_part_findings(data, ctx, cell_values=cells)
 
 
 def _scan_notebook(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
@@ -259,7 +262,6 @@ def _scan_image(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
 
 def _scan_docx(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
     import io
-    import re
     import zipfile
     findings = [Finding("blocked-type.office-document", Verdict.REVIEW, "file",
                         "only the text of an office document is checked; embedded figures and objects need a person")]
@@ -267,13 +269,13 @@ def _scan_docx(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             parts = [n for n in zf.namelist() if n.endswith(".xml") and n.startswith(("word/", "ppt/slides/", "ppt/notes"))]
             for part in parts:
-                xml = zf.read(part).decode("utf-8", "replace")
-                text = re.sub(r"<[^>]+>", " ", re.sub(r"</w:p>|</a:p>", "\n", xml))
+                text = xml_text(zf.read(part).decode("utf-8", "replace"))[0]  # runs joined as a reader sees them
                 lines = LineIndex(text)
                 findings += scan_text(text, ctx, lambda off, p=part: f"{p}, {lines.text_location(off)}")
     except (zipfile.BadZipFile, OSError, KeyError) as exc:
         findings.append(Finding("blocked-type.unreadable-document", Verdict.BLOCK, "file", f"the document cannot be read ({exc})"))
-    return findings
+        return findings
+    return findings + office_part_findings(data, ctx, read_text=set(parts))
 
 
 def _scan_document(data: bytes, ctx: ScanContext, fmt: str) -> list[Finding]:

@@ -119,6 +119,17 @@ def _sniff_zip(data: bytes) -> Sniffed:
     return Sniffed("archive", "zip")
 
 
+def sniff_genomic_head(head: bytes) -> str | None:
+    """The genomic format that `head` (the first bytes of a file or stream) starts, or None."""
+    if head.startswith(b"BAM\x01"):
+        return "bam"
+    if head.startswith(b"BCF\x02") or head.startswith(b"BCF\x04"):
+        return "bcf"
+    if head.startswith(b"CRAM"):
+        return "cram"
+    return _text_genomic(head.lstrip(b"\xef\xbb\xbf"))
+
+
 def _text_genomic(head: bytes) -> str | None:
     """Raw genomic text formats, recognised by their records rather than their names."""
     if head.startswith(b"##fileformat=VCF"):

@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 from .context import ScanContext
 from .findings import Finding, Verdict
-from .genomic_text import fasta_records, genotype_lines, sequences
+from .encoded import class_runs, encoded_findings
+from .genomic_text import fasta_records, genotype_lines, pseudonym_shapes, sequences
 from .masked import NOT_CONTINUATION, MaskedText
+from .normalise import normalise
 from .pii import ENTITY_CHECKS, ENTITY_LABELS, redact
 
 Locate = Callable[[int], str]
@@ -28,33 +30,51 @@ SEGMENT_CHARS = 1 << 21
 
 
 def scan_text(text: str, ctx: ScanContext, locate: Locate, raw: bytes | None = None) -> list[Finding]:
-    """`raw`, when given, is `text` as UTF-8 bytes (the file it was decoded from)."""
+    """`raw`, when given, is `text` as UTF-8 bytes (the file it was decoded from).
+
+    Every check reads the text normalised (NFKC, no zero-width or other format characters): what
+    a reader sees, not the code points that draw it (`normalise.py`); identifiers also ignore the
+    case of ASCII letters. Offsets are mapped back for the locations."""
     identifiers: list[Finding] = []
     pii: list[Finding] = []
     genotypes: list[Finding] = []
     bases: list[Finding] = []
+    encoded: list[Finding] = []
     # Every check of the loop reads within one line, so segments cut at line ends change nothing.
     for start, piece, piece_raw in _segments(text, raw):
         at = locate if not start else (lambda offset, start=start: locate(start + offset))
         masked = MaskedText(piece, piece_raw)
-        for begin, _end, ident in ctx.identifiers.find(piece):
-            identifiers.append(Finding("identifier.exact", Verdict.BLOCK, at(begin),
+        clean = normalise(piece, raw=masked.raw)
+        if clean.text is piece:
+            at_clean = at
+        else:  # offsets in the normalised text are mapped back to the text a reviewer sees
+            masked = MaskedText(clean.text)
+            at_clean = (lambda offset, at=at, clean=clean: at(clean.source_offset(offset)))
+        for begin, _end, ident in ctx.identifiers.find_masked(masked):
+            identifiers.append(Finding("identifier.exact", Verdict.BLOCK, at_clean(begin),
                                        f"identifier {redact(ident)} from the identifier list"))
-        for hit in ctx.pii.scan(piece, masked):
+        runs = class_runs(masked.raw)  # base64-alphabet runs: pseudonyms and encoded content lie in them
+        listed = {f.location for f in identifiers}
+        for begin, value in pseudonym_shapes(clean.text, masked, runs):
+            if at_clean(begin) not in listed:
+                identifiers.append(Finding("identifier.pseudonym-shape", Verdict.REVIEW, at_clean(begin),
+                                           f"{redact(value)} has the shape of a CIRN pseudonym (P-, S- or F- and 16 base32 characters)"))
+        for hit in ctx.pii.scan(clean.text, masked):
             severity = ctx.pii_severity.get(hit.entity, Verdict.BLOCK)
             if severity == Verdict.PASS:
                 continue
             pii.append(Finding(ENTITY_CHECKS.get(hit.entity, "pii." + hit.entity.lower()), severity,
-                               at(hit.start), f"{ENTITY_LABELS.get(hit.entity, hit.entity)} {redact(hit.value)}"))
-        for offset, rsid in genotype_lines(piece, masked):
-            genotypes.append(Finding("genotype.per-person-line", Verdict.BLOCK, at(offset),
+                               at_clean(hit.start), f"{ENTITY_LABELS.get(hit.entity, hit.entity)} {redact(hit.value)}"))
+        for offset, rsid in genotype_lines(clean.text, masked):
+            genotypes.append(Finding("genotype.per-person-line", Verdict.BLOCK, at_clean(offset),
                                      f"a person's genotype at {rsid} (ID, rsID and genotype on one line)"))
         for begin, end in sequences(masked, ctx.policy.min_sequence_length):
-            bases.append(Finding("genomic-file.sequence", Verdict.BLOCK, at(begin), f"a raw sequence of {end - begin} bases"))
+            bases.append(Finding("genomic-file.sequence", Verdict.BLOCK, at_clean(begin), f"a raw sequence of {end - begin} bases"))
+        encoded += encoded_findings(masked, ctx, at_clean, runs)
     # FASTA records span two lines and regression output several: these read the whole text.
     fasta = [Finding("genomic-file.fasta-record", Verdict.BLOCK, locate(offset), "a FASTA record (header and sequence)")
              for offset in fasta_records(text)]
-    findings = identifiers + pii + genotypes + fasta + bases
+    findings = identifiers + pii + genotypes + fasta + bases + encoded
     if "egrees of freedom" in text or "Residual" in text:
         findings += residual_dof_findings(text, ctx, locate)
     return findings
