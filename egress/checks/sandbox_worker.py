@@ -22,7 +22,8 @@ import sys
 # unprivileged account the installed code may not be readable (a virtualenv under /root), so they
 # are imported, and a sample of every file type is checked, before it.
 PRELOAD = (
-    "encodings.cp949", "encodings.latin_1", "encodings.utf_8", "encodings.idna", "unicodedata", "base64",
+    "encodings.cp949", "encodings.latin_1", "encodings.utf_8", "encodings.utf_8_sig", "encodings.utf_16",
+    "encodings.utf_16_le", "encodings.utf_16_be", "encodings.ascii", "encodings.idna", "unicodedata", "base64",
     "binascii", "bz2", "lzma", "gzip", "zlib", "tarfile", "zipfile", "csv", "json", "html", "html.parser",
     "xml.etree.ElementTree", "polars", "numpy", "pyarrow", "pyarrow.parquet", "pyarrow.compute", "openpyxl",
     "lxml.html", "pypdf", "pypdf.errors", "nbformat", "presidio_analyzer",
