@@ -63,8 +63,9 @@ class IdentifierSet:
         return cls(())
 
     def words(self) -> list[str]:
-        """The identifiers kept (what a checks worker process is sent to rebuild the set)."""
-        return sorted(self._automaton.keys()) if self.count else []
+        """The identifiers kept, as listed (what a checks worker process is sent to rebuild the set:
+        its findings name them as the parent's would)."""
+        return sorted(ident for _, ident in self._automaton.values()) if self.count else []
 
     def __bool__(self) -> bool:
         return self.count > 0
