@@ -12,13 +12,13 @@ import json
 import secrets
 
 import bcrypt
-from jupyterhub.auth import Authenticator
 from traitlets import Any
 
 from cirn import audit
 from cirn.models import Account
 
 from .groups import ALL as GROUPS
+from .token_sweep import TokenSweeping
 
 
 class LoopbackOnly(ValueError):
@@ -59,7 +59,7 @@ def set_account(session, actor: str, username: str, password: str, is_admin: boo
         audit.record(session, actor, "account.updated", username, admin=is_admin, groups=groups or [])
 
 
-class DemoAuthenticator(Authenticator):
+class DemoAuthenticator(TokenSweeping):
     """Checks a user name and password against the enclave's accounts table."""
 
     enclave = Any(help="The Enclave whose database holds the accounts.").tag(config=True)

@@ -101,10 +101,13 @@ def configure_spawner(c, s: HubSettings) -> None:
 
 
 def configure_auth(c, s: HubSettings) -> None:
-    """Login: see cirn.hub.login (demo accounts on loopback; OpenID Connect in production)."""
+    """Login: see cirn.hub.login (demo accounts on loopback; OpenID Connect in production); tokens
+    expire and a refused account's go: see cirn.hub.token_sweep."""
     from .login import configure_login
+    from .token_sweep import configure_token_lifetime
 
     configure_login(c, s)
+    configure_token_lifetime(c, s)
 
 
 def project_rows(enclave: Enclave, user) -> list[dict]:

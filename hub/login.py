@@ -25,6 +25,7 @@ from traitlets import Any, Bool
 
 from .groups import ALL as HUB_GROUPS
 from .groups import ENCLAVE_ADMINS
+from .token_sweep import TokenSweeping
 
 
 class LoginConfigError(ValueError):
@@ -130,7 +131,7 @@ def hub_groups(claim_values, group_map: dict[str, str]) -> set[str]:
 _refresh_refused: contextvars.ContextVar[str | None] = contextvars.ContextVar("cirn_refresh_refused", default=None)
 
 
-class EnclaveOIDCAuthenticator(GenericOAuthenticator):
+class EnclaveOIDCAuthenticator(TokenSweeping, GenericOAuthenticator):
     """GenericOAuthenticator that also records accounts the provider stops accepting.
 
     At each refresh (every `auth_refresh_age` seconds of use, before every spawn, and every
@@ -202,6 +203,7 @@ class EnclaveOIDCAuthenticator(GenericOAuthenticator):
         if result is False and reason and self.enclave is not None:
             self.log.warning("identity provider refused %s at refresh: %s", user.name, reason)
             await asyncio.to_thread(self._record, user.name, reason)
+            await self.sweep_tokens_now()  # the account's tokens go now, not at the next sweep
         return result
 
     async def refresh_running(self) -> list[str]:
@@ -270,6 +272,7 @@ def configure_oidc(c, s, settings: OIDCSettings, meta: dict) -> None:
     c.GenericOAuthenticator.admin_groups        <- CIRN_OIDC_ADMIN_GROUPS
     c.Authenticator.enable_auth_state           <- True (tokens kept encrypted, key in secrets/)
     c.Authenticator.auth_refresh_age            <- CIRN_AUTH_REFRESH_AGE; refresh_pre_spawn <- True
+    c.Authenticator.auth_refresh_strict         <- True (a token request refused by the provider fails)
     c.GenericOAuthenticator.logout_redirect_url <- the provider's end_session_endpoint
     c.JupyterHub.cookie_max_age_days            <- CIRN_SESSION_HOURS / 24
     """
@@ -296,6 +299,9 @@ def configure_oidc(c, s, settings: OIDCSettings, meta: dict) -> None:
     c.CryptKeeper.keys = [s.enclave.state.secret("jupyterhub_crypt_key")]
     a.auth_refresh_age = settings.refresh_age
     a.refresh_pre_spawn = True
+    # JupyterHub 6.1 lets a token-authenticated request (or an admin's spawn for someone) go on
+    # with stale auth when the refresh fails; in the enclave a refused refresh refuses it too.
+    a.auth_refresh_strict = True
     if meta.get("end_session_endpoint"):
         hub_home = settings.callback_url.rsplit("/oauth_callback", 1)[0] + "/login"
         query = urllib.parse.urlencode({"client_id": settings.client_id, "post_logout_redirect_uri": hub_home})

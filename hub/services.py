@@ -12,7 +12,8 @@ import sys
 def service_environment(s) -> dict:
     """What every enclave service needs to open the same state folder, database and policy."""
     env = {"CIRN_HOME": str(s.enclave.state.root)}
-    for key in ("CIRN_DB_URL", "CIRN_POLICY"):
+    # DOCKER_*: the egress service asks the engine for the project networks (egress/service/origin.py).
+    for key in ("CIRN_DB_URL", "CIRN_POLICY", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
         if s.enclave.environ.get(key):
             env[key] = s.enclave.environ[key]
     if s.enclave.policy_path:

@@ -16,8 +16,10 @@ from tornado import web
 from traitlets import Any, Integer, Unicode, default
 
 from cirn.enclave import Enclave
+from cirn.errors import Refused
 from cirn.projects import spawn_decision
 
+from .identity import check_account_accepted
 from .listeners import hub_listen_on_new_networks
 from .network import ensure_project_network
 
@@ -138,6 +140,9 @@ class ProjectSpawner(DockerSpawner):
 
     def _decide(self):
         with self.enclave.db.session() as session:
+            # Before the project: a spawn asked with a token (or by an admin) passes no login, and
+            # the reconciler would only stop the server a pass later.
+            check_account_accepted(session, self.user.name)
             decision = spawn_decision(session, self.user.name, self.name, self.today())
             grants = [g.dataset_id for g in decision.project.grants] if decision.allowed else []
             profile = decision.project.resource_profile if decision.allowed else None
@@ -146,7 +151,11 @@ class ProjectSpawner(DockerSpawner):
     async def start(self):
         if not self.name:
             raise web.HTTPError(403, "start a project's server: the default server is not used in CIRN")
-        decision, grants, profile_name = await asyncio.to_thread(self._decide)
+        try:
+            decision, grants, profile_name = await asyncio.to_thread(self._decide)
+        except Refused as exc:
+            self.log.warning("refused %s for project %s: %s", self.user.name, self.name, exc)
+            raise web.HTTPError(403, str(exc)) from None
         if not decision.allowed:
             self.log.warning("refused %s for project %s: %s", self.user.name, self.name, decision.reason)
             raise web.HTTPError(403, decision.reason)

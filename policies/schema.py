@@ -58,6 +58,9 @@ class Images(Strict):
 
 
 class Hub(Strict):
+    admin_token_max_days: float = Field(default=30, gt=0, le=366, description=(
+        "Longest lifetime of an API token (only enclave admins make them), in days; the hub refuses "
+        "longer ones and shortens older tokens to it."))
     reconcile_interval: float = Field(default=20, gt=0, le=60)
 
 

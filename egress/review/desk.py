@@ -86,12 +86,18 @@ class ReleaseDesk:
         return self.enclave.policy.egress.max_file_bytes
 
     # -- who --------------------------------------------------------------------------------
-    def person(self, name: str, reviewer: bool = False, container_project: str | None = None) -> perm.Person:
+    def person(self, name: str, reviewer: bool = False, container_project: str | None = None,
+               inside: bool = False) -> perm.Person:
+        """Who is calling, from the project store; Refused for an account the identity provider
+        refused (its hub token or OAuth cookie may still be valid for a while)."""
+        from cirn.hub.identity import check_account_accepted
+
         with self.enclave.db.session() as s:
+            check_account_accepted(s, name)
             projects = frozenset(s.execute(
                 select(Project.slug).join(Member).where(Member.username == name)
             ).scalars())
-        return perm.Person(name, reviewer, projects, container_project)
+        return perm.Person(name, reviewer, projects, container_project, inside)
 
     # -- reading ----------------------------------------------------------------------------
     @staticmethod

@@ -2,7 +2,8 @@
 
 The rules live here and only here: the requester and members of the request's project never
 review it; only members of the project see its requests and download its package, and only
-from outside the enclave (a project container's token may submit, never download).
+from outside the enclave (a project container's token may submit, never download; nor may any
+call that came from a project network, cirn.egress.service.origin).
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ class Person:
     `reviewer`: holds the `custom:egress:review` scope.
     `container_project`: set when the call comes with a project server's own token; such a call
     speaks for that project only.
+    `inside`: the call came from inside the enclave (a project network or the service's direct
+    listener), told from the connection, not from the token or the headers.
     """
 
     name: str
     reviewer: bool = False
     projects: frozenset[str] = field(default_factory=frozenset)
     container_project: str | None = None
+    inside: bool = False
 
     def member_of(self, project: str) -> bool:
         return project in self.projects
@@ -78,8 +82,9 @@ def check_user_can_resubmit(person: Person, request) -> None:
 
 
 def check_user_can_download(person: Person, request) -> None:
-    if person.container_project is not None:
-        raise Refused("released packages are downloaded from outside the enclave, not from a project server")
+    if person.container_project is not None or person.inside:
+        raise Refused("released packages are downloaded from outside the enclave, not from a project server "
+                      "or network: open the egress service from the hub's address in your browser")
     if not person.member_of(request.project):
         raise Refused(f"only members of project {request.project!r} can download its released packages")
     if request.state is not RequestState.released:

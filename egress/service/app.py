@@ -16,6 +16,7 @@ from cirn.enclave import Enclave
 from cirn.egress.review.desk import ReleaseDesk
 
 from . import api, pages
+from .origin import ProjectNetworks
 
 HERE = Path(__file__).parent
 log = logging.getLogger("cirn.egress.service")
@@ -78,7 +79,7 @@ def cookie_secret(enclave: Enclave) -> bytes:
 
 def make_app(desk: ReleaseDesk, hub_auth: HubOAuth, checks: ChecksWorker) -> web.Application:
     prefix = hub_auth.base_url  # /services/egress/
-    kwargs = {"desk": desk, "hub_auth": hub_auth, "checks": checks}
+    kwargs = {"desk": desk, "hub_auth": hub_auth, "checks": checks, "networks": ProjectNetworks()}
     handlers = [(prefix + "oauth_callback", OAuthCallback, {"hub_auth": hub_auth})]
     handlers += [(pattern, cls, kwargs) for pattern, cls in api.routes(prefix) + pages.routes(prefix)]
     return web.Application(
@@ -115,7 +116,9 @@ async def serve(ip: str, port: int, gateways: bool = True) -> None:
     hub_auth = HubOAuth(cache_max_age=60)
     checks = ChecksWorker(desk)
     app = make_app(desk, hub_auth, checks)
-    server = httpserver.HTTPServer(app, xheaders=True, max_body_size=16 * 1024 * 1024)
+    # No xheaders: the direct listener is open to project networks, where X-Real-IP would be
+    # whatever a caller sends; origin.py believes the proxy's header from loopback only.
+    server = httpserver.HTTPServer(app, xheaders=False, max_body_size=16 * 1024 * 1024)
     server.listen(port, ip)
     if gateways:
         from cirn.hub.listeners import GatewayListeners

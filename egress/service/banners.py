@@ -1,11 +1,8 @@
-"""The success banners of the pages: a fixed text per key, chosen by the code that redirects.
-
-A redirect carries only the key (`?done=withdrawn`); the page shows the text this table maps it
-to, and nothing for an unknown key, so a link can never put words of its own on the page (a
-crafted `?msg=` could once show "Approved: download it from ..." under the service's name).
-"""
+"""The egress review pages' success banners (cirn.banners: fixed texts chosen by a key)."""
 
 from __future__ import annotations
+
+from cirn.banners import Banners
 
 BANNERS: dict[str, str] = {
     "submitted": "Submitted: the files were copied and are being checked.",
@@ -19,15 +16,6 @@ BANNERS: dict[str, str] = {
     "resubmitted": "Resubmitted: new snapshots were taken and are being checked.",
 }
 
-
-def banner(key: str | None) -> str | None:
-    """The fixed text for `key`, or None (no banner) for a missing or unknown key."""
-    return BANNERS.get(key or "")
-
-
-def done_query(key: str) -> str:
-    """The query string a redirect carries for `key` (refuses keys with no text: a typo would
-    otherwise show no banner silently)."""
-    if key not in BANNERS:
-        raise KeyError(f"no banner text for {key!r}; add it to BANNERS")
-    return f"?done={key}"
+_BANNERS = Banners(BANNERS)
+banner = _BANNERS.banner
+done_query = _BANNERS.done_query

@@ -17,6 +17,7 @@ from cirn.egress.review.store import Tampered, TooLarge
 
 from .auth import container_project, is_reviewer
 from .banners import banner
+from .origin import ProjectNetworks, adopt_proxy_headers
 
 log = logging.getLogger("cirn.egress.service")
 
@@ -41,10 +42,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     api = False
 
-    def initialize(self, desk, hub_auth, checks=None):
+    def initialize(self, desk, hub_auth, checks=None, networks=None):
         self.desk = desk
         self.hub_auth = hub_auth
         self.checks = checks
+        self.networks = networks or ProjectNetworks()
         self.person = None
 
     def set_default_headers(self):
@@ -58,6 +60,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         return self.hub_auth.base_url  # /services/egress/
 
     async def prepare(self):
+        adopt_proxy_headers(self.request)
         length = int(self.request.headers.get("Content-Length") or 0)
         if length > MAX_API_BODY or len(self.request.body or b"") > MAX_API_BODY:
             raise web.HTTPError(413, f"the request body is over {MAX_API_BODY} bytes; requests name files in "
@@ -81,8 +84,9 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
                                      "(Authorization: token ...) with the request")
         if model.get("kind") == "service":
             raise web.HTTPError(403, "services cannot act on release requests; a person must")
-        self.person = await asyncio.to_thread(self.desk.person, model["name"], is_reviewer(model),
-                                              container_project(model))
+        inside = await self.networks.request_is_inside(self.request)
+        self.person = await self.run(self.desk.person, model["name"], is_reviewer(model), container_project(model),
+                                     inside)
 
     async def run(self, fn, *args, **kwargs):
         """Run desk work off the event loop; CirnError becomes a 4xx with its message."""

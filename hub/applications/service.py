@@ -19,7 +19,6 @@ from pathlib import Path
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from sqlalchemy import or_, select
 from tornado import httpserver, web
-from tornado.escape import url_escape
 
 from cirn.datasets.catalog import Catalog
 from cirn.enclave import Enclave
@@ -29,6 +28,7 @@ from cirn.policies.application_rules import IRB, ApplicationPolicy, load_applica
 
 from . import hub as scopes
 from . import provisioning, workflow
+from .banners import banner, done_query
 from .documents import check_document, safe_filename, store_bytes, stored_path
 from .models import Application
 from .states import STATE_OWNER, ApplicationKind, ApplicationState, Committee, Outcome, Role, decision_action
@@ -109,8 +109,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.render(template, base=self.base, hub_prefix=hub_prefix, actor=self.actor, policy=self.policy,
                     can_apply=can_apply(self.user), label=STATE_LABEL, Role=Role, **kw)
 
-    def go(self, path: str, msg: str = "") -> None:
-        self.redirect(f"{self.base}{path}" + (f"?msg={url_escape(msg)}" if msg else ""))
+    def get_template_namespace(self):
+        ns = super().get_template_namespace()
+        ns["banner"] = banner
+        return ns
+
+    def go(self, path: str, done: str = "") -> None:
+        """Redirect to `path`, with the fixed banner of key `done` (banners.py) when given."""
+        self.redirect(f"{self.base}{path}" + (done_query(done) if done else ""))
 
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -203,7 +209,7 @@ class NewHandler(BaseHandler):
                                               fields["title"])
             workflow.update_application(s, app, self.actor, **fields)
             app_id = app.id
-        self.go(f"{app_id}", "Draft saved. Upload the documents and sign the pledge, then submit.")
+        self.go(f"{app_id}", "drafted")
 
 
 class AmendHandler(BaseHandler):
@@ -212,7 +218,7 @@ class AmendHandler(BaseHandler):
         with self.enclave.db.session() as s:
             app = workflow.start_amendment(s, self.actor, slug)
             app_id = app.id
-        self.go(f"{app_id}/edit", "Amendment started from the project as it is now: change what you need.")
+        self.go(f"{app_id}/edit", "amending")
 
 
 def chosen_of(app: Application) -> dict:
@@ -233,7 +239,7 @@ class EditHandler(BaseHandler):
         with self.enclave.db.session() as s:
             app = self.load(s, app_id)
             workflow.update_application(s, app, self.actor, **fields)
-        self.go(app_id, "Saved.")
+        self.go(app_id, "saved")
 
 
 class ApplicationHandler(BaseHandler):
@@ -275,8 +281,7 @@ class DocumentsHandler(BaseHandler):
             stored = store_bytes(self.enclave.state, upload["body"])
             workflow.add_document(s, app, self.actor, kind, filename, stored,
                                   irb_number=self.get_body_argument("irb_number", ""), irb_expires=irb_expires)
-        title = self.policy.document(kind).title
-        self.go(app_id, f"{title} uploaded.")
+        self.go(app_id, "uploaded")
 
 
 class DocumentHandler(BaseHandler):
@@ -303,7 +308,7 @@ class PledgeHandler(BaseHandler):
             app = self.load(s, app_id)
             workflow.sign_pledge(s, app, self.actor, self.policy, self.get_body_argument("name", ""),
                                  self.get_body_argument("pledge_sha256", ""))
-        self.go(app_id, "Security pledge signed.")
+        self.go(app_id, "pledged")
 
 
 class ActionHandler(BaseHandler):
@@ -312,17 +317,17 @@ class ActionHandler(BaseHandler):
         actor = self.actor
         app_id_int = int(app_id)
         if action == "provision":
-            result = await asyncio.to_thread(provisioning.provision, self.enclave, app_id_int, actor)
-            return self.go(app_id, f"Project {result.slug} is ready: members, grants and extracts are in place.")
-        msg = ""
+            await asyncio.to_thread(provisioning.provision, self.enclave, app_id_int, actor)
+            return self.go(app_id, "provisioned")
+        done = ""
         with self.enclave.db.session() as s:
             app = self.load(s, app_id)
             if action == "submit":
                 workflow.submit(s, app, actor, self.policy, self.catalog(), dt.date.today())
-                msg = "Submitted to the distribution committee and the research review committee."
+                done = "submitted"
             elif action == "withdraw":
                 workflow.withdraw(s, app, actor)
-                msg = "Application withdrawn."
+                done = "withdrawn"
             elif action == "decide":
                 try:
                     committee = Committee(self.get_body_argument("committee", ""))
@@ -330,14 +335,14 @@ class ActionHandler(BaseHandler):
                 except ValueError:
                     raise Conflict("choose a committee and one of: approve, request changes, reject") from None
                 workflow.decide(s, app, actor, committee, outcome, self.get_body_argument("comment", ""))
-                msg = f"Decision recorded for the {committee.value} committee."
+                done = f"decided-{committee.value}"
             else:
                 raise NotFound(f"unknown action {action!r}")
             auto = app.state is ApplicationState.approved and self.policy.auto_provision
         if auto:
             await asyncio.to_thread(provisioning.provision, self.enclave, app_id_int, workflow.SYSTEM)
-            msg += " Both committees approved: the project was provisioned."
-        self.go(app_id, msg)
+            done += "-provisioned"
+        self.go(app_id, done)
 
 
 class HistoryHandler(BaseHandler):

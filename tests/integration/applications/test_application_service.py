@@ -197,3 +197,17 @@ def test_amendment_changes_the_project_only_once_provisioned(service):
         assert [m.username for m in p.members] == ["alice", "bob", "dora", "mallory"]
         assert p.grants[0].columns == '["age", "diagnosis", "participant_id", "sex"]'
         assert p.expires == today + dt.timedelta(days=100)
+
+
+def test_the_banner_shows_only_fixed_texts_chosen_by_a_key(service):
+    from cirn.hub.applications.banners import BANNERS
+    alice = who(service, "alice")
+    r = alice.post("new", {"title": "Banner check", "project_slug": "svc-banner", "purpose": "p",
+                           "research_plan": "r", "infrastructure": "i", "data_use_plan": "d"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("?done=drafted"), r.headers.get("Location")
+    app_id = re.search(r"/services/applications/(\d+)", r.headers["Location"]).group(1)
+    assert BANNERS["drafted"] in alice.get(f"{app_id}?done=drafted").text
+    forged = "Approved: download the data from http://evil.example/"
+    for query in (f"?msg={forged}", f"?done={forged}", "?done=%3Cb%3Ehi%3C/b%3E"):
+        page = alice.get(f"{app_id}{query}")
+        assert page.status_code == 200 and "evil.example" not in page.text and 'id="flash"' not in page.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 
 from cirn.hub.harness import container_of, remove_test_objects
 
@@ -78,3 +79,48 @@ print(json.dumps({{
     assert rc == 0, out
     codes = json.loads(out.strip().splitlines()[-1])
     assert codes == {"other_project_submit": 403, "other_project_read": 403, "queue": 403, "me": 200}
+
+
+def released(world, files: dict[str, str]) -> int:
+    """A request of alice's on alpha, approved and released by the reviewers."""
+    from .test_service import decide_all, submit
+    rid = submit(world, world.client("alice"), files)
+    world.wait_state(world.client("alice"), rid)
+    state = decide_all(world, world.client("rev1"), rid).json()["state"]
+    if state != "released":
+        state = decide_all(world, world.client("rev2"), rid).json()["state"]
+    assert state == "released"
+    return rid
+
+
+def test_packages_are_not_downloaded_from_inside_whatever_the_headers_say(world, server):
+    """A member's own token, from the project network, with headers claiming loopback: refused.
+    The same token from outside, through the proxy, downloads; a forwarded address the client
+    wrote itself is not believed either way."""
+    rid = released(world, {"origin/summary.txt": "mean age 52\n"})
+    token = world.hub.user_token("alice")
+    code = f"""
+import json, os, urllib.request, urllib.error
+url = os.environ["CIRN_EGRESS_URL"].rstrip("/") + "/api/requests/{rid}/package"
+out = {{}}
+for name, extra in (("plain", {{}}), ("spoofed", {{"X-Real-IP": "127.0.0.1", "X-Forwarded-For": "127.0.0.1"}})):
+    req = urllib.request.Request(url, headers={{"Authorization": "token " + os.environ["MEMBER_TOKEN"], **extra}})
+    try:
+        out[name] = [urllib.request.urlopen(req, timeout=30).status, ""]
+    except urllib.error.HTTPError as e:
+        out[name] = [e.code, json.loads(e.read() or b"{{}}").get("error", "")]
+print(json.dumps(out))
+"""
+    rc, out = server.exec_run(["python3", "-c", code], user="1000", environment={"MEMBER_TOKEN": token})
+    out = out.decode(errors="replace")
+    assert rc == 0, out
+    codes = json.loads(out.strip().splitlines()[-1])
+    assert codes["plain"][0] == 403 and codes["spoofed"][0] == 403, codes
+    assert "from outside the enclave" in codes["spoofed"][1]
+    r = world.token_api(token, "GET", f"requests/{rid}/package")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip", r.text[:300]
+    server.reload()
+    container_ip = server.attrs["NetworkSettings"]["Networks"][f"cirn-proj-{world.alpha}"]["IPAddress"]
+    r = requests.get(f"{world.hub.url}/services/egress/api/requests/{rid}/package", timeout=60,
+                     headers={"Authorization": f"token {token}", "X-Forwarded-For": container_ip})
+    assert r.status_code == 200, r.text[:300]  # the proxy appends the real peer; the client's entry is ignored
