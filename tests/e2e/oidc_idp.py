@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -105,3 +106,24 @@ def oidc_login(page, hub_url: str, user: str, password: str) -> None:
     page.fill("#idp-username", user)
     page.fill("#idp-password", password)
     page.click("#idp-login")
+
+
+@contextlib.contextmanager
+def oidc_enclave(home: Path, docker_client, slug: str, title: str, users: dict, refresh_age: int):
+    """A fresh enclave with one project of `users`, its hub logging in through a real provider
+    whose access tokens last 2 s (so refreshes happen within a test): yields (hub, idp, enclave)."""
+    from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
+
+    enclave = fresh_enclave(home)
+    add_project(enclave, slug, title, users)
+    hub = new_hub(home)
+    idp = provider_for(hub, home / "idp", users, access_token_ttl=2)
+    idp.start()
+    hub.env = idp.hub_env(CIRN_AUTH_REFRESH_AGE=str(refresh_age))
+    try:
+        hub.start()
+        yield hub, idp, enclave
+    finally:
+        hub.stop()
+        idp.stop()
+        remove_test_objects(docker_client, slug[:7])

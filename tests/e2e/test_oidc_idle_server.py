@@ -10,11 +10,10 @@ import uuid
 
 import pytest
 
-from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 from cirn.hub.identity import refused_accounts
 from cirn.models import AuditEvent
 
-from tests.e2e.oidc_idp import oidc_login, provider_for
+from tests.e2e.oidc_idp import oidc_enclave, oidc_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -25,21 +24,10 @@ REFRESH_AGE = 4
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, docker_client, images):
-    home = tmp_path_factory.mktemp("cirn-oidc-idle")
-    enclave = fresh_enclave(home)
     slug = "i" + uuid.uuid4().hex[:6] + "-idle"
-    add_project(enclave, slug, "Idle servers", USERS)
-    hub = new_hub(home)
-    idp = provider_for(hub, home / "idp", USERS, access_token_ttl=2)
-    idp.start()
-    hub.env = idp.hub_env(CIRN_AUTH_REFRESH_AGE=str(REFRESH_AGE))
-    try:
-        hub.start()
+    home = tmp_path_factory.mktemp("cirn-oidc-idle")
+    with oidc_enclave(home, docker_client, slug, "Idle servers", USERS, REFRESH_AGE) as (hub, idp, enclave):
         yield hub, idp, enclave, slug
-    finally:
-        hub.stop()
-        idp.stop()
-        remove_test_objects(docker_client, slug[:7])
 
 
 def test_a_server_left_running_by_a_disabled_account_is_stopped_without_its_owner_coming_back(browser, world):

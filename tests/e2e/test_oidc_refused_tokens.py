@@ -11,10 +11,9 @@ import uuid
 import pytest
 import requests
 
-from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 from cirn.hub.identity import refused_accounts
 
-from tests.e2e.oidc_idp import oidc_login, provider_for
+from tests.e2e.oidc_idp import oidc_enclave, oidc_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker, pytest.mark.hub]
 
@@ -24,21 +23,10 @@ REFRESH_AGE = 3
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, docker_client, images):
-    home = tmp_path_factory.mktemp("cirn-oidc-tokens")
-    enclave = fresh_enclave(home)
     slug = "k" + uuid.uuid4().hex[:6] + "-tok"
-    add_project(enclave, slug, "Tokens of refused accounts", USERS)
-    hub = new_hub(home)
-    idp = provider_for(hub, home / "idp", USERS, access_token_ttl=2)
-    idp.start()
-    hub.env = idp.hub_env(CIRN_AUTH_REFRESH_AGE=str(REFRESH_AGE))
-    try:
-        hub.start()
+    home = tmp_path_factory.mktemp("cirn-oidc-tokens")
+    with oidc_enclave(home, docker_client, slug, "Tokens of refused accounts", USERS, REFRESH_AGE) as (hub, idp, enclave):
         yield hub, idp, enclave, slug
-    finally:
-        hub.stop()
-        idp.stop()
-        remove_test_objects(docker_client, slug[:7])
 
 
 def test_a_disabled_accounts_token_stops_working_and_its_spawns_are_refused(browser, world):
