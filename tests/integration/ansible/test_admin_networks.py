@@ -27,7 +27,10 @@ def validate(tmp_path: Path, admin_networks) -> subprocess.CompletedProcess:
     extra.write_text(json.dumps({
         "cirn_wheelhouse_archive": str(wheelhouse), "cirn_tls_cert_src": str(cert), "cirn_tls_key_src": str(key),
         "cirn_oidc_issuer": "https://idp.example.org/realms/enclave", "cirn_oidc_client_id": "cirn-hub",
-        "cirn_oidc_client_secret": "s3cret-value", "cirn_admin_networks": admin_networks}))
+        "cirn_oidc_client_secret": "s3cret-value", "cirn_admin_networks": admin_networks,
+        # required since backups are encrypted (the example inventory's placeholder public keys)
+        "cirn_backup_recipients": ["age167xwj69qd44lkrj82fyrtgm54jau8dx3h6j4knmhq9jvzgced49shhchz9"],
+        "cirn_backup_key_recipients": ["age1ew4me43w7jswd7aamf7hh0579ude4fhngj8hjenzqkvg4snxt9sskjsc8x"]}))
     return subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "site.yml", "--check", "--tags", "validate",
                            "-e", f"@{extra}"],
                           cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=300)
