@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 ANSIBLE_DIR = REPO / "ansible"
 HERE = Path(__file__).parent
 TARGET_IMAGE = "cirn-test/ansible-target:bookworm"
-HUB_API_PORT, EGRESS_API_PORT = 18081, 18082
+HUB_API_PORT, EGRESS_API_PORT, METER_API_PORT = 18081, 18082, 18084
 VENV = "/opt/cirn/venv"
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 
@@ -108,7 +108,7 @@ class Target:
         return run([ANSIBLE_PLAYBOOK, "-i", "inventories/test", "site.yml",
                     "-e", f"cirn_test_target={self.name}", "-e", f"cirn_home={home or self.home}",
                     "-e", f"cirn_hub_api_port={HUB_API_PORT}", "-e", f"cirn_egress_api_port={EGRESS_API_PORT}",
-                    *args], cwd=ANSIBLE_DIR, check=check, timeout=timeout)
+                    "-e", f"cirn_meter_api_port={METER_API_PORT}", *args], cwd=ANSIBLE_DIR, check=check, timeout=timeout)
 
 
 def recap(proc) -> dict:

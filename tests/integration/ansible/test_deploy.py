@@ -42,7 +42,7 @@ import time
 
 import pytest
 
-from .target import EGRESS_API_PORT, HUB_API_PORT, VENV, Target, recap, run
+from .target import EGRESS_API_PORT, HUB_API_PORT, METER_API_PORT, VENV, Target, recap, run
 
 pytestmark = [pytest.mark.docker]
 
@@ -92,7 +92,7 @@ def test_firewall_rules_present(deployed):
     rules = target.sh("nft list table inet cirn").stdout
     assert "hook input priority filter - 10; policy drop;" in rules
     assert "10.213.0.0/16" in rules
-    assert f"ip saddr @project_networks tcp dport {{ {HUB_API_PORT}, {EGRESS_API_PORT} }}" in rules
+    assert f"ip saddr @project_networks tcp dport {{ {HUB_API_PORT}, {EGRESS_API_PORT}, {METER_API_PORT} }}" in rules
     assert 'log prefix "cirn-drop-project-in "' in rules and 'log prefix "cirn-drop-project-out "' in rules
     assert "tcp dport 443 accept" in rules
     # Docker's own tables are left alone: the file replaces only table inet cirn.
@@ -222,7 +222,7 @@ def test_project_server_starts(deployed):
               f"cirn project add-member {SLUG} {USER}")
     gateway, target_ip = project_network(target)
     stop = threading.Event()
-    servers = [forward((gateway, port), (target_ip, port), stop) for port in (HUB_API_PORT, EGRESS_API_PORT)]
+    servers = [forward((gateway, port), (target_ip, port), stop) for port in (HUB_API_PORT, EGRESS_API_PORT, METER_API_PORT)]
     try:
         code = LOGIN_AND_START.replace("USER", repr(USER)).replace("PASSWORD", repr(PASSWORD)) \
             .replace("SLUG", repr(SLUG)).replace("{repr(USER)}", "{USER}")
