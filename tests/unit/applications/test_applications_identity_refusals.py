@@ -12,6 +12,8 @@ from cirn.hub.identity import clear_refusal, record_refusal, refused_accounts
 from cirn.hub.login import LoginConfigError, OIDCSettings, hub_groups
 from cirn.hub.reconciler import RunningServer, servers_to_stop
 
+from tests.loops import in_own_loop
+
 
 def test_reconciler_stops_servers_of_refused_accounts(enclave):
     with enclave.db.session() as s:
@@ -88,16 +90,6 @@ def test_oidc_configuration_maps_discovery_groups_refresh_and_logout(enclave):
     assert a.logout_redirect_url.startswith("https://idp.example/logout?client_id=hub&post_logout_redirect_uri=")
     assert a.admin_groups == {"enclave-admins"}
     assert len(c.CryptKeeper["keys"][0]) == 64  # (.keys is the dict method on a Config)
-
-
-def in_own_loop(coroutine):
-    """asyncio.run in a thread of its own: earlier tests in the same process (the browser tests'
-    Playwright) may leave an event loop running in the main thread."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_refreshes_of_one_user_at_the_same_time_share_one_provider_request(monkeypatch):

@@ -10,6 +10,8 @@ from tornado.web import Application
 
 from cirn.hub.listeners import GatewayListeners
 
+from tests.loops import in_own_loop
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -17,7 +19,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def test_gateway_where_owned_else_our_address_on_the_network():
+def test_gateway_where_owned_else_our_address_on_the_network():
+    in_own_loop(_gateway_where_owned_else_our_address())
+
+
+async def _gateway_where_owned_else_our_address():
     server, port = HTTPServer(Application()), free_port()
     networks = {"owned": "127.0.0.2", "elsewhere": "192.0.2.77"}  # 192.0.2.0/24 is nobody's here
     asked = []
