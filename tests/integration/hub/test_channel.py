@@ -10,7 +10,6 @@ the file out (or let a token in) before these controls.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 
@@ -19,6 +18,8 @@ import requests
 from tornado import httpclient, websocket
 
 from cirn.hub.harness import browser_session, container_of, exec_py
+
+from tests.loops import in_own_loop
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -273,7 +274,7 @@ def ws_status(url: str, headers: dict | None = None) -> int:
             return exc.code
         conn.close()
         return 101
-    return asyncio.run(go())
+    return in_own_loop(go())
 
 
 def test_kernel_and_terminal_websockets_need_the_browser_session(lab):

@@ -10,13 +10,17 @@ import uuid
 import pytest
 import requests
 from tornado.httpclient import HTTPRequest
-from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
 from cirn.hub.auth import set_account
 from cirn.hub.harness import add_project, fresh_enclave, new_hub, remove_test_objects
 
+from tests.loops import LoopThread
+
 PASSWORD = "correct horse battery"
+# The tabs' websockets live in a loop of their own: a browser test earlier in the same process leaves
+# Playwright's loop running in the main thread.
+LOOP = LoopThread()
 
 
 class Browser:
@@ -70,7 +74,7 @@ class Tab:
         self.session = uuid.uuid4().hex
         self.closed = False
         self.errors: list[str] = []  # a stopped server interrupts its kernels: KeyboardInterrupt
-        self.conn = IOLoop.current().run_sync(lambda: websocket_connect(HTTPRequest(
+        self.conn = LOOP.run(lambda: websocket_connect(HTTPRequest(
             url, headers={"Cookie": cookies, "X-XSRFToken": browser.xsrf()}), max_message_size=1 << 30))
 
     def execute(self, code: str, timeout: float = 300) -> int:
@@ -84,12 +88,12 @@ class Tab:
                "parent_header": {}, "metadata": {}, "channel": "shell",
                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
                            "allow_stdin": False}}
-        IOLoop.current().run_sync(lambda: self.conn.write_message(json.dumps(msg)))
+        LOOP.run(lambda: self.conn.write_message(json.dumps(msg)))
         return msg_id
 
     def receive(self, msg_id: str, timeout: float = 300) -> int:
         """Read this tab's websocket until the kernel is idle after `msg_id`; the stream bytes seen."""
-        return IOLoop.current().run_sync(lambda: self.drain(msg_id), timeout=timeout)
+        return LOOP.run(lambda: self.drain(msg_id), timeout=timeout)
 
     async def drain(self, msg_id: str) -> int:
         got, idle = 0, False
@@ -109,7 +113,7 @@ class Tab:
         return got
 
     def close(self) -> None:
-        self.conn.close()
+        LOOP.loop.call_soon_threadsafe(self.conn.close)
 
 
 class World:
