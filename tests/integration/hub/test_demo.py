@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -143,7 +144,11 @@ def test_hub_api_egress_and_meter_listen_only_on_loopback_and_project_gateways(w
     rc, out = exec_py(container, f"import socket; socket.create_connection(('{gateway}', {hub.egress_api_port}), 5); print('ok')")
     assert rc == 0 and "ok" in out, out
     for port in (hub.api_port, hub.egress_api_port, hub.meter_api_port):
-        addresses = listening(port)
+        # each service polls for new project networks (every 3 s), so the meter may bind its
+        # gateway socket a moment after the hub and egress did
+        deadline = time.monotonic() + 15
+        while gateway not in (addresses := listening(port)) and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert {"127.0.0.1", gateway} <= addresses, (port, addresses)
         assert not addresses & {"0.0.0.0", "::"}, (port, addresses)
         for lan in lan_addresses():
