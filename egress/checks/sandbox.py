@@ -57,6 +57,7 @@ class _Limit(Exception):
 class _Worker:
     proc: subprocess.Popen
     ready: bool = False
+    landlock: int = 0  # the Landlock ABI the worker confined itself with (0: none on this kernel)
     contexts: set[str] = field(default_factory=set)
     buffer: bytearray = field(default_factory=bytearray)
 
@@ -203,7 +204,7 @@ class ScanSandbox:
             raise SandboxError(f"a checks worker did not start: {limit.message}") from None
         if not reply.get("ready") or (self.account and reply.get("uid") == 0):
             raise SandboxError(f"a checks worker did not start: {reply}")
-        worker.ready = True
+        worker.ready, worker.landlock = True, int(reply.get("landlock") or 0)
 
     def _send(self, worker: _Worker, header: dict, data: bytes | None = None) -> None:
         try:

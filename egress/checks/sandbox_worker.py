@@ -3,7 +3,8 @@ it is sent over stdin and answers on stdout (the parent is cirn.egress.checks.sa
 
 Order matters: everything the checks import is loaded first (as the account that started the
 worker, which can read the installed code), then, when started as root, the worker switches to
-the unprivileged account it was given and sets its own limits, and only then reads a file.
+the unprivileged account it was given, takes away its own access to every path and port
+(Landlock, confine.py), sets its own limits, and only then reads a file.
 Messages are frames: 8 bytes of big-endian length, then the payload; every message to the parent
 is JSON, so a worker that a file subverts still cannot hand its parent more than data.
 """
@@ -17,6 +18,8 @@ import resource
 import signal
 import struct
 import sys
+
+from .confine import ConfineError, deny_all  # imported before the switch, like PRELOAD
 
 # Modules the checks (or the libraries under them) import on first use. After the switch to the
 # unprivileged account the installed code may not be readable (a virtualenv under /root), so they
@@ -125,6 +128,20 @@ def _drop_privileges(uid: int, gid: int) -> None:
     raise SystemExit("the checks worker could switch back to root; it refuses to read files")
 
 
+def _confine(required: bool) -> int:
+    """No file or port from here on (confine.py). Required when the worker kept the account that
+    started it (the egress service's own, in production): without it the worker could read what
+    that account reads. After a switch to the sandbox account it is a second wall, used where the
+    kernel has it."""
+    try:
+        return deny_all()
+    except ConfineError as exc:
+        if required:
+            raise SystemExit(f"the checks worker cannot give up the egress service's file access: {exc}; "
+                             "run the service as root with egress.sandbox.user, or on a kernel with Landlock")
+        return 0
+
+
 def _limit(memory_bytes: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write to a file fails instead of killing
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
@@ -158,12 +175,14 @@ def main() -> int:
     base = ScanContext(policy, IdentifierSet.empty())
     for data, name in _samples():
         scan_bytes(data, name, base)
-    if setup.get("uid") is not None:
+    switched = setup.get("uid") is not None
+    if switched:
         _drop_privileges(setup["uid"], setup["gid"])
     elif os.geteuid() == 0:
         raise SystemExit("the checks worker was started as root without an account to switch to")
+    landlock = _confine(required=not switched)
     _limit(policy.sandbox.memory_bytes)
-    write_message(stdout, {"ready": True, "uid": os.getuid(), "pid": os.getpid()})
+    write_message(stdout, {"ready": True, "uid": os.getuid(), "pid": os.getpid(), "landlock": landlock})
 
     contexts: dict[str, ScanContext] = {}
     while True:

@@ -201,3 +201,51 @@ def test_workers_report_what_the_checks_report_in_process_for_every_file_type(ct
         for name, data in _one_of_each_type().items():
             expected = [r.to_dict() for r in scan_bytes(data, name, ctx)]
             assert pool.scan(data, name, ctx.identifiers) == expected, name
+
+
+CONFINED_PROBE = r"""
+import os, socket, sys
+from cirn.egress.checks.confine import deny_all
+target, port = sys.argv[1], int(sys.argv[2])
+open(target).read()  # readable before
+abi = deny_all()
+results = {"abi": abi}
+try:
+    open(target).read(); results["read"] = "allowed"
+except OSError as exc:
+    results["read"] = exc.errno
+try:
+    socket.create_connection(("127.0.0.1", port), 2).close(); results["connect"] = "allowed"
+except OSError as exc:
+    results["connect"] = exc.errno
+results["stdin"] = sys.stdin.readline().strip()
+print(results)
+"""
+
+
+@pytest.mark.skipif(__import__("cirn.egress.checks.confine", fromlist=["x"]).abi_version() < 4,
+                    reason="this kernel has no Landlock with network rights")
+def test_a_confined_worker_can_open_no_file_and_reach_no_port_even_as_root(tmp_path):
+    import errno
+    import socket
+
+    secret = tmp_path / "readable-before"
+    secret.write_text("x")
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        out = subprocess.run([__import__("sys").executable, "-c", CONFINED_PROBE, str(secret), str(listener.getsockname()[1])],
+                             input="frames still flow\n", capture_output=True, text=True, timeout=60)
+    finally:
+        listener.close()
+    assert out.returncode == 0, out.stderr
+    results = eval(out.stdout)  # our own probe's dict
+    assert results["abi"] >= 4
+    assert results["read"] == errno.EACCES and results["connect"] == errno.EACCES
+    assert results["stdin"] == "frames still flow"
+
+
+def test_workers_confine_themselves_where_the_kernel_has_landlock(sandbox):
+    from cirn.egress.checks.confine import abi_version
+
+    assert all(w.landlock == abi_version() for w in sandbox._all if w.ready)
+    assert sandbox.scan(b"region,n\nA,12\n", "t.csv")  # and still check files
