@@ -83,21 +83,9 @@ def project_create(enclave: Enclave, slug, title, expires, resource_profile) -> 
                                  f"{', '.join(sorted(enclave.policy.resources.profiles))}")
     with enclave.db.session() as s:
         projects.create_project(s, actor(), slug, title, expires, resource_profile)
-    enclave.state.project_workspace(slug).mkdir(parents=True, exist_ok=True)
+    enclave.state.create_workspace(slug)
     enclave.state.project_data(slug).mkdir(parents=True, exist_ok=True)
-    _own_workspace(enclave, slug)
     click.echo(f"project {slug} created, expires {expires.isoformat()}")
-
-
-def _own_workspace(enclave: Enclave, slug: str) -> None:
-    """The workspace belongs to the container user (uid 1000), who writes there for every member."""
-    import os
-    ws = enclave.state.project_workspace(slug)
-    try:
-        os.chown(ws, 1000, 1000)
-    except PermissionError:  # not root: the workspace stays the admin's, fine for tests
-        pass
-    ws.chmod(0o770)
 
 
 @project.command("add-member")

@@ -50,11 +50,14 @@ class StateFolder:
     """The enclave's state folder and the layout fixed in ARCHITECTURE.md."""
 
     root: Path
+    # The account the egress service runs as (production), whose group ensure() gives the folders
+    # that service needs (cirn.egress_access); None: every service runs as root, folders stay 0700.
+    egress_user: str | None = None
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None) -> "StateFolder":
         env = os.environ if environ is None else environ
-        return cls(Path(env.get("CIRN_HOME", DEFAULT_HOME)).resolve())
+        return cls(Path(env.get("CIRN_HOME", DEFAULT_HOME)).resolve(), env.get("CIRN_EGRESS_USER") or None)
 
     @property
     def db_path(self) -> Path:
@@ -106,6 +109,11 @@ class StateFolder:
         return self.audit / "anchor.log"
 
     @property
+    def project_networks_file(self) -> Path:
+        """The project networks as the hub sees them, for services that may not ask Docker (cirn.hub.network_file)."""
+        return self.root / "run" / "project-networks.json"
+
+    @property
     def hub(self) -> Path:
         """JupyterHub's own runtime files (its database, cookie secret, proxy pid)."""
         return self.root / "hub"
@@ -140,15 +148,51 @@ class StateFolder:
         the engine (root) binds the extract and workspace folders themselves, whose own modes
         (0444/0555 extracts, a workspace owned by uid 1000) are what the container user sees.
         Existing folders are brought to 0700 too, so an older, world-readable state folder is closed.
+        With an egress account (egress_user), the folders that service needs are then opened to
+        its group (cirn.egress_access). A process that does not own the folder (that service
+        itself, starting) leaves the modes to root.
         """
+        from . import egress_access
+
+        shared = egress_access.paths(self) if self.egress_user and os.geteuid() == 0 else set()
         for path in (self.root, self.db_path.parent, self.secrets, self.datasets, self.projects,
-                     self.egress_store.parent, self.egress_store, self.egress_outbox, self.audit, self.hub):
+                     self.egress_store.parent, self.egress_store, self.egress_outbox, self.audit, self.hub,
+                     self.project_networks_file.parent):
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.chmod(0o700)
+            if self._owned(path) and path not in shared:
+                path.chmod(0o700)
+        if shared:
+            egress_access.share(self, self.egress_user)
+
+    @staticmethod
+    def _owned(path: Path) -> bool:
+        return os.geteuid() in (0, path.stat().st_uid)
+
+    def create_workspace(self, slug: str) -> Path:
+        """The project's shared read-write folder, owned by the container user (uid 1000), who
+        writes there for every member; with an egress account, readable by its group (set-group-ID,
+        so files researchers make there stay readable for release). Not root: left as made (tests)."""
+        ws = self.project_workspace(slug)
+        ws.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            return ws
+        os.chown(ws, 1000, 1000)
+        if self.egress_user:
+            from .egress_access import PROJECT_FOLDER_MODE, _set, account_group, share_workspace
+            gid = account_group(self.egress_user)
+            _set(self.project_dir(slug), gid, PROJECT_FOLDER_MODE)
+            share_workspace(ws, gid)
+        else:
+            ws.chmod(0o770)
+        return ws
 
     def ensure_private_file(self, path: Path) -> None:
         """Create `path` empty with mode 0600 if missing (before a library creates it with 0644), or
         bring an existing one to 0600. SQLite gives its -wal and -shm files the database's mode."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
-        path.chmod(0o600)
+        if self.egress_user and os.geteuid() == 0:
+            from .egress_access import share
+            share(self, self.egress_user)  # the database is shared with the egress account's group
+        elif self._owned(path):
+            path.chmod(0o600)

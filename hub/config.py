@@ -65,7 +65,7 @@ def configure_network(c, s: HubSettings) -> None:
     c.JupyterHub.bind_url = f"http://{s.ip}:{s.port}"
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_api_port}"
     c.JupyterHub.hub_connect_url = f"http://127.0.0.1:{s.hub_api_port}"
-    listen_on_gateways_when_hub_starts(s.hub_api_port)
+    listen_on_gateways_when_hub_starts(s.hub_api_port, networks_file=s.enclave.state.project_networks_file)
     hub_dir = s.enclave.state.hub
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
     c.ConfigurableHTTPProxy.should_start = True

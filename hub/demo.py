@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 from cirn import projects
@@ -88,12 +87,7 @@ def _ensure_projects(enclave: Enclave, progress) -> None:
             for ds, cols in spec["grants"].items():
                 if ds not in granted:
                     projects.grant(s, ACTOR, spec["slug"], ds, VERSION, cols)
-        ws = enclave.state.project_workspace(spec["slug"])
-        ws.mkdir(parents=True, exist_ok=True)
-        try:
-            os.chown(ws, 1000, 1000)
-        except PermissionError:
-            pass
+        enclave.state.create_workspace(spec["slug"])
         provision_project(enclave, spec["slug"], ACTOR)
         progress(f"project {spec['slug']} ready: members {', '.join(spec['members'])}")
 

@@ -42,22 +42,18 @@ def add_project(enclave, slug: str, title: str, members=(), *, actor: str = "tes
     there); `extracts` grants each dataset (version "1") and writes its files as a read-only
     extract. Returns the workspace."""
     from cirn import projects
-    from cirn.hub.spawner import CONTAINER_UID
     with enclave.db.session() as s:
         projects.create_project(s, actor, slug, title, expires or dt.date.today() + dt.timedelta(days=30))
         for member in members:
             projects.add_member(s, actor, slug, member)
         for dataset in extracts or {}:
             projects.grant(s, actor, slug, dataset, "1")
-    ws = enclave.state.project_workspace(slug)
-    ws.mkdir(parents=True, exist_ok=True)
+    ws = enclave.state.create_workspace(slug)
     # provisioning writes the project's pseudonyms there; without the file the egress service
     # holds every file of the project for review (cirn.egress.review.identifier_list)
     ids = enclave.state.project_dir(slug) / "egress-identifiers.txt"
     if not ids.exists():
         ids.write_text("")
-    if os.geteuid() == 0:  # the hub's tests run as root; a benchmark run by a user keeps its own folder
-        os.chown(ws, CONTAINER_UID, CONTAINER_UID)
     for dataset, files in (extracts or {}).items():
         folder = enclave.state.project_data(slug) / dataset
         folder.mkdir(parents=True, exist_ok=True)

@@ -113,11 +113,41 @@ class GatewayListeners:
 _HUB: GatewayListeners | None = None
 
 
+_PUBLISH: "asyncio.Event | None" = None
+
+
 def hub_listen_on_new_networks() -> None:
     """Called by the spawner right after it made a project's network: the hub API answers there
-    before the container asks (the periodic look would, a few seconds later)."""
+    before the container asks (the periodic look would, a few seconds later), and the network is
+    published at once for the egress service (network_file)."""
     if _HUB is not None:
         _HUB.refresh()
+    if _PUBLISH is not None:
+        _PUBLISH.set()
+
+
+async def _publish_networks(path, interval: float) -> None:
+    """Keep the project networks file (network_file) current: every `interval`, or at once when
+    the spawner made a network."""
+    global _PUBLISH
+    import docker
+
+    from . import network_file
+
+    _PUBLISH = asyncio.Event()
+    client = None
+    while True:
+        try:
+            client = client or docker.from_env()
+            await asyncio.to_thread(network_file.publish, path, client)
+        except Exception:  # the engine restarting must not stop the publishing
+            log.exception("cannot publish the project networks (next try in a few seconds)")
+            client = None
+        try:
+            await asyncio.wait_for(_PUBLISH.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+        _PUBLISH.clear()
 
 
 async def _hub_listeners(port: int, interval: float) -> None:
@@ -131,11 +161,14 @@ async def _hub_listeners(port: int, interval: float) -> None:
     _HUB = GatewayListeners(app.http_server, port).start(interval)
 
 
-def listen_on_gateways_when_hub_starts(port: int, interval: float = 3.0) -> None:
+def listen_on_gateways_when_hub_starts(port: int, interval: float = 3.0, networks_file=None) -> None:
     """From the hub's config (loaded inside its running event loop): add the gateway listeners
-    once the hub has made its server. Outside a running loop (a config read by a test) nothing."""
+    once the hub has made its server, and publish the project networks to `networks_file`.
+    Outside a running loop (a config read by a test) nothing."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return
     loop.create_task(_hub_listeners(port, interval))
+    if networks_file is not None:
+        loop.create_task(_publish_networks(networks_file, interval))

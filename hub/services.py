@@ -12,8 +12,11 @@ import sys
 def service_environment(s) -> dict:
     """What every enclave service needs to open the same state folder, database and policy."""
     env = {"CIRN_HOME": str(s.enclave.state.root)}
-    # DOCKER_*: the egress service asks the engine for the project networks (egress/service/origin.py).
-    for key in ("CIRN_DB_URL", "CIRN_POLICY", "DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+    # DOCKER_*: the meter asks the engine for the containers' network counters (hub/meter).
+    # CIRN_EGRESS_USER: a service opening the state folder as root keeps the folders shared with
+    # the egress account (cirn.egress_access) instead of closing them to 0700.
+    for key in ("CIRN_DB_URL", "CIRN_POLICY", "CIRN_EGRESS_USER", "DOCKER_HOST", "DOCKER_TLS_VERIFY",
+                "DOCKER_CERT_PATH"):
         if s.enclave.environ.get(key):
             env[key] = s.enclave.environ[key]
     if s.enclave.policy_path:

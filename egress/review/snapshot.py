@@ -64,6 +64,11 @@ def stage_from_workspace(store: ContentStore, workspace: Path, rel: str, limit: 
         raise InvalidPath(f"{path} does not exist in the project folder") from None
     except (NotADirectoryError, IsADirectoryError):
         raise InvalidPath(f"{path} is not a file in the project folder") from None
+    except PermissionError:
+        # in production the review service reads workspaces through its account's group
+        # (cirn.egress_access): a file its owner made private cannot be read for release
+        raise InvalidPath(f"{path} cannot be read for review: its permissions keep it private; "
+                          f"make it readable (chmod a+r {path}) and submit again") from None
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: a link appeared after the check
             raise Refused(f"{path} changed into a symbolic link while it was read; submit again") from None

@@ -16,6 +16,8 @@ from cirn.enclave import Enclave
 from cirn.egress.review.desk import ReleaseDesk
 
 from . import api, pages
+from cirn.hub.network_file import PublishedNetworks
+
 from .origin import ProjectNetworks
 
 HERE = Path(__file__).parent
@@ -77,9 +79,12 @@ def cookie_secret(enclave: Enclave) -> bytes:
     return bytes.fromhex(enclave.state.secret("egress_cookie_secret"))
 
 
-def make_app(desk: ReleaseDesk, hub_auth: HubOAuth, checks: ChecksWorker) -> web.Application:
+def make_app(desk: ReleaseDesk, hub_auth: HubOAuth, checks: ChecksWorker,
+             networks: ProjectNetworks | None = None) -> web.Application:
     prefix = hub_auth.base_url  # /services/egress/
-    kwargs = {"desk": desk, "hub_auth": hub_auth, "checks": checks, "networks": ProjectNetworks()}
+    if networks is None:
+        networks = ProjectNetworks(PublishedNetworks(desk.enclave.state.project_networks_file).subnets)
+    kwargs = {"desk": desk, "hub_auth": hub_auth, "checks": checks, "networks": networks}
     handlers = [(prefix + "oauth_callback", OAuthCallback, {"hub_auth": hub_auth})]
     handlers += [(pattern, cls, kwargs) for pattern, cls in api.routes(prefix) + pages.routes(prefix)]
     return web.Application(
@@ -115,14 +120,15 @@ async def serve(ip: str, port: int, gateways: bool = True) -> None:
     desk = ReleaseDesk(enclave)
     hub_auth = HubOAuth(cache_max_age=60)
     checks = ChecksWorker(desk)
-    app = make_app(desk, hub_auth, checks)
+    published = PublishedNetworks(enclave.state.project_networks_file)
+    app = make_app(desk, hub_auth, checks, ProjectNetworks(published.subnets))
     # No xheaders: the direct listener is open to project networks, where X-Real-IP would be
     # whatever a caller sends; origin.py believes the proxy's header from loopback only.
     server = httpserver.HTTPServer(app, xheaders=False, max_body_size=16 * 1024 * 1024)
     server.listen(port, ip)
-    if gateways:
+    if gateways:  # on the gateways the hub publishes: this service may not ask Docker (network_file)
         from cirn.hub.listeners import GatewayListeners
-        GatewayListeners(server, port).start()
+        GatewayListeners(server, port, networks=published.networks, addresses_on=published.addresses_on).start()
     log.info("egress review service on %s:%s%s", ip, port, hub_auth.base_url)
     checks.start()
     await checks.sweep_forever()

@@ -17,7 +17,7 @@ from cirn.egress.review.store import Tampered, TooLarge
 
 from .auth import container_project, is_reviewer
 from .banners import banner
-from .origin import ProjectNetworks, adopt_proxy_headers
+from .origin import adopt_proxy_headers
 
 log = logging.getLogger("cirn.egress.service")
 
@@ -46,7 +46,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.desk = desk
         self.hub_auth = hub_auth
         self.checks = checks
-        self.networks = networks or ProjectNetworks()
+        self.networks = networks
         self.person = None
 
     def set_default_headers(self):

@@ -67,22 +67,17 @@ def is_inside(peer: str, forwarded: str | None, subnets) -> bool:
 
 
 class ProjectNetworks:
-    """The project networks' subnets, asked of Docker at most every `ttl` seconds."""
+    """The project networks' subnets, read at most every `ttl` seconds from `source` (the file the
+    hub publishes, cirn.hub.network_file: this service may not ask Docker)."""
 
-    def __init__(self, ttl: float = 30.0):
+    def __init__(self, source, ttl: float = 3.0):
         self.ttl = ttl
+        self._source = source
         self._subnets: list = []
         self._at = 0.0
-        self._client = None
 
     def _load(self) -> list:
-        import docker
-
-        from cirn.hub.network import project_subnets
-
-        if self._client is None:
-            self._client = docker.from_env()
-        return project_subnets(self._client)
+        return self._source()
 
     async def subnets(self) -> list:
         if time.monotonic() - self._at > self.ttl:
@@ -91,9 +86,9 @@ class ProjectNetworks:
         return self._subnets
 
     async def request_is_inside(self, request) -> bool:
-        """Inside unless proven outside; when Docker cannot say, a proxied call counts as inside."""
+        """Inside unless proven outside; when the hub's file cannot say, a proxied call counts as inside."""
         peer, forwarded = peer_address(request), forwarded_client(request.headers)
-        if is_inside(peer, None, []):  # the direct listener: no need to ask Docker
+        if is_inside(peer, None, []):  # the direct listener: no need to look
             return True
         if forwarded is None:
             return False

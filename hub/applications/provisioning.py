@@ -8,7 +8,6 @@ cirn.datasets.extracts.provision_project, which reads the grants just written.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -58,12 +57,7 @@ def _apply_to_project_store(session: Session, app: Application, actor: Actor) ->
 
 def prepare_workspace(enclave: Enclave, slug: str) -> None:
     """The project's shared folder, owned by the container user (uid 1000) when we may chown."""
-    ws = enclave.state.project_workspace(slug)
-    ws.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chown(ws, 1000, 1000)
-    except PermissionError:
-        pass
+    enclave.state.create_workspace(slug)
 
 
 def provision(enclave: Enclave, app_id: int, actor: Actor, progress=None) -> ProvisionResult:

@@ -254,6 +254,58 @@ def drop_count(rules: str) -> int:
     return int(m.group(1)) if m else -1
 
 
+EGRESS_ACCOUNT = "cirn-egress"
+
+SANDBOX_AS_SERVICE = """
+import json
+from cirn.egress.checks.sandbox import ScanSandbox
+from cirn.policies.egress_rules import EgressPolicy, SandboxLimits
+with ScanSandbox(EgressPolicy(sandbox=SandboxLimits(workers=1))) as pool:
+    reports = pool.scan(b"region,n\\nSeoul,120\\n", "t.csv")
+    worker = pool._all[0]
+    uid = open(f"/proc/{worker.proc.pid}/status").read().split("Uid:")[1].split()[0]
+    print(json.dumps({"verdict": reports[0]["verdict"], "landlock": worker.landlock, "uid": int(uid)}))
+"""
+
+
+def test_egress_service_runs_as_its_own_account_reaching_only_what_it_needs(deployed):
+    target = deployed["target"]
+    home = target.home
+    pids = target.sh("pgrep -f 'cirn.egress.service'", check=False).stdout.split()
+    assert pids, target.sh("journalctl -u cirn-hub --no-pager | tail -40", check=False).stdout
+    uid = int(target.sh(f"id -u {EGRESS_ACCOUNT}").stdout)
+    for pid in pids:
+        status = target.sh(f"cat /proc/{pid}/status").stdout
+        assert status.split("Uid:")[1].split()[:4] == [str(uid)] * 4, status
+        assert int(status.split("CapEff:")[1].split()[0], 16) == 0
+    # it answers through the proxy (the hub started it under that account)
+    code = target.py("import ssl, urllib.request, urllib.error\n"
+                     "ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n"
+                     "class Stay(urllib.request.HTTPRedirectHandler):\n"
+                     "    def redirect_request(self, *a, **k): return None\n"
+                     "opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), Stay)\n"
+                     "try: print(opener.open('https://127.0.0.1:443/services/egress/', timeout=20).status)\n"
+                     "except urllib.error.HTTPError as e: print(e.code)\n").stdout.strip()
+    assert code in ("200", "302"), code
+
+    def as_service(cmd: str) -> int:
+        return target.sh(f"runuser -u {EGRESS_ACCOUNT} -- {cmd}", check=False).returncode
+
+    assert as_service(f"cat {home}/secrets/egress_cookie_secret") == 0
+    assert as_service(f"cat {home}/secrets/audit-chain-key") == 0
+    assert as_service(f"test -w {home}/db/cirn.sqlite") == 0
+    for private in ("secrets/jupyterhub_crypt_key", "secrets/proxy_auth_token", "hub/jupyterhub.sqlite"):
+        assert as_service(f"cat {home}/{private}") != 0, private
+    assert as_service(f"ls {home}/datasets") != 0
+    assert as_service(f"ls {home}") != 0  # walks in, lists nothing
+
+    # its checks workers cannot switch accounts, so they confine themselves (Landlock)
+    out = target.sh(f"cd / && runuser -u {EGRESS_ACCOUNT} -- env CIRN_HOME={home} {VENV}/bin/python - <<'EOF'\n"
+                    f"{SANDBOX_AS_SERVICE}\nEOF").stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result == {"verdict": "pass", "landlock": result["landlock"], "uid": uid} and result["landlock"] >= 1
+
+
 SUBMIT_RELEASE = """
 from cirn.enclave import Enclave
 from cirn.egress.review.desk import ReleaseDesk

@@ -89,3 +89,44 @@ def test_a_container_token_speaks_for_its_own_project_only(desk, ws):
     person = desk.person("alice", container_project="beta")
     with pytest.raises(Refused, match="belongs to project 'beta'"):
         desk.submit(person, "alpha", [{"path": "a.txt"}], "why")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another account")
+def test_a_file_its_owner_made_private_is_refused_naming_what_to_do():
+    """In production the service reads workspaces through its group (cirn.egress_access); a
+    file made 0600 by the researcher cannot be read, and the error says how to release it."""
+    import pwd
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="cirn-private-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        ws = root / "ws"
+        ws.mkdir(mode=0o755)
+        (ws / "private.csv").write_text("region,n\nSeoul,120\n")
+        (ws / "private.csv").chmod(0o600)
+        store_dir = root / "store"
+        store_dir.mkdir(mode=0o777)
+        nobody = pwd.getpwnam("nobody")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child acts as the service's account
+            try:
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                stage_from_workspace(ContentStore(store_dir), ws, "private.csv", 1000)
+                message = "staged"
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+            os.write(write_end, message.encode())
+            os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        message = os.read(read_end, 4096).decode()
+        os.close(read_end)
+        assert message.startswith("InvalidPath: private.csv cannot be read for review"), message
+        assert "chmod a+r private.csv" in message
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
