@@ -88,8 +88,11 @@ def _share_tree(root: Path, gid: int) -> None:
             _set(path, gid, mode | ((mode & 0o600) >> 3))  # the owner's read/write, for the group
 
 
-def share_workspace(workspace: Path, gid: int) -> None:
-    _set(workspace, gid, WORKSPACE_MODE)
+def share_project(project: Path, gid: int) -> None:
+    """A project's folder (its identifier list) to walk through, its workspace to read."""
+    _set(project, gid, PROJECT_FOLDER_MODE)
+    if (project / "workspace").is_dir():
+        _set(project / "workspace", gid, WORKSPACE_MODE)
 
 
 def paths(state) -> set[Path]:
@@ -115,6 +118,4 @@ def share(state, name: str) -> None:
     if state.projects.is_dir():
         for project in state.projects.iterdir():
             if project.is_dir() and not project.is_symlink():
-                _set(project, gid, PROJECT_FOLDER_MODE)
-                if (project / "workspace").is_dir():
-                    share_workspace(project / "workspace", gid)
+                share_project(project, gid)

@@ -178,10 +178,8 @@ class StateFolder:
             return ws
         os.chown(ws, 1000, 1000)
         if self.egress_user:
-            from .egress_access import PROJECT_FOLDER_MODE, _set, account_group, share_workspace
-            gid = account_group(self.egress_user)
-            _set(self.project_dir(slug), gid, PROJECT_FOLDER_MODE)
-            share_workspace(ws, gid)
+            from .egress_access import account_group, share_project
+            share_project(self.project_dir(slug), account_group(self.egress_user))
         else:
             ws.chmod(0o770)
         return ws

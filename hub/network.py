@@ -53,16 +53,3 @@ def ensure_project_network(client: docker.DockerClient, slug: str) -> ProjectNet
         # Fail closed: a same-named network with a route out must never carry a project.
         raise RuntimeError(f"docker network {name} exists but is not internal; remove it (docker network rm {name})")
     return described
-
-
-def project_subnets(client: docker.DockerClient) -> list:
-    """The address ranges of every project network (ipaddress networks), from Docker's IPAM:
-    an address in one of them is inside the enclave, whatever a request's headers claim."""
-    import ipaddress
-
-    subnets = []
-    for net in client.networks.list(filters={"label": LABEL}):
-        for config in net.attrs.get("IPAM", {}).get("Config") or []:
-            if config.get("Subnet"):
-                subnets.append(ipaddress.ip_network(config["Subnet"], strict=False))
-    return subnets
